@@ -1,0 +1,37 @@
+"""Webhook event handlers, registered in one visible place (`build_router`)."""
+
+from __future__ import annotations
+
+import logging
+
+from gidgethub import sansio
+
+from bot.webhook import EventRouter, Outcome
+
+log = logging.getLogger(__name__)
+
+
+async def on_ping(event: sansio.Event) -> Outcome:
+    hook_id = event.data.get("hook_id")
+    log.info("ping from GitHub", extra={"hook_id": hook_id, "zen": event.data.get("zen")})
+    return Outcome(f"pong (hook {hook_id})")
+
+
+async def on_installation(event: sansio.Event) -> Outcome:
+    installation = event.data.get("installation") or {}
+    account = (installation.get("account") or {}).get("login")
+    log.info(
+        "installation %s",
+        event.data.get("action"),
+        extra={"installation_id": installation.get("id"), "account": account, "event": event.event},
+    )
+    return Outcome(f"{event.event} {event.data.get('action')} logged")
+
+
+def build_router() -> EventRouter:
+    """Every handler the webhook service runs, registered here and nowhere else."""
+    router = EventRouter()
+    router.add(on_ping, "ping")
+    router.add(on_installation, "installation")
+    router.add(on_installation, "installation_repositories")
+    return router

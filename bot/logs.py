@@ -1,0 +1,63 @@
+"""Structured JSON logs: one object per line, with the GitHub delivery id on every line logged while a
+delivery is handled, and known secret values masked as a last line of defence."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import sys
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+delivery_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("delivery_id", default=None)
+
+# Attributes every LogRecord has; anything else was passed with `extra=` and is logged as a field.
+_STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+REDACTED = "[redacted]"
+
+
+class JsonFormatter(logging.Formatter):
+    """Formats a record as one JSON object; `secrets` are replaced wherever they appear."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        # Short values would mask innocent text; real secrets are long.
+        self._secrets = sorted({s for s in secrets if len(s) >= 8}, key=len, reverse=True)
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        current_delivery = delivery_id.get()
+        if current_delivery is not None:
+            entry["delivery"] = current_delivery
+        for key, value in vars(record).items():
+            if key not in _STANDARD_ATTRIBUTES and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return self._redact(json.dumps(entry, default=str))
+
+    def _redact(self, text: str) -> str:
+        for secret in self._secrets:
+            # Secrets appear in JSON-escaped form inside the dumped text.
+            text = text.replace(json.dumps(secret)[1:-1], REDACTED)
+        return text
+
+
+def configure_logging(
+    level: str = "INFO", *, secrets: Iterable[str] = (), stream: TextIO | None = None
+) -> None:
+    """Send every log record to `stream` (default stderr) as JSON lines."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter(secrets))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # aiohttp's access log repeats what our own request log says, without the delivery id.
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

@@ -1,0 +1,262 @@
+"""The webhook service: verify, decode, dispatch, answer.
+
+Order matters: the signature is checked over the raw body before anything is parsed, the body is never
+read past the configured limit, and events nobody handles are answered from the `X-GitHub-Event` header
+without decoding their JSON. A delivery is acknowledged (2xx) only after every handler has finished, so
+a run is stored in Kubernetes before GitHub hears "done"; follow-up work (replies) runs after the answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from gidgethub import ValidationFailure, sansio
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from bot.config import Settings
+from bot.errors import UpstreamUnavailable
+from bot.logs import delivery_id
+from bot.metrics import WebhookMetrics
+
+log = logging.getLogger(__name__)
+
+FollowUp = Callable[[], Awaitable[None]]
+ReadinessCheck = Callable[[], Awaitable[str | None]]
+"""Returns None when ready, else a short reason."""
+
+_MAX_DELIVERY_ID_LENGTH = 100
+_READ_CHUNK = 64 * 1024
+_FOLLOW_UP_DRAIN_SECONDS = 10.0
+
+
+@dataclass
+class Outcome:
+    """What a handler did with a delivery, and the work left for after the answer."""
+
+    summary: str
+    follow_up: list[FollowUp] = field(default_factory=list)
+
+
+@dataclass
+class DispatchResult:
+    outcomes: list[Outcome] = field(default_factory=list)
+    unavailable: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+Handler = Callable[[sansio.Event], Awaitable[Outcome | None]]
+
+
+class EventRouter:
+    """Handlers by GitHub event (and optionally action), like gidgethub's `Router`, but each handler
+    returns an `Outcome` and runs isolated: one handler's failure neither stops nor hides the others."""
+
+    def __init__(self) -> None:
+        self._routes: dict[str, list[tuple[str | None, Handler]]] = {}
+
+    def add(self, handler: Handler, event_type: str, action: str | None = None) -> None:
+        self._routes.setdefault(event_type, []).append((action, handler))
+
+    def handles(self, event_type: str) -> bool:
+        """Answerable from the header alone, so ignored events are never decoded."""
+        return event_type in self._routes
+
+    def fetch(self, event: sansio.Event) -> list[Handler]:
+        action = event.data.get("action")
+        return [handler for wanted, handler in self._routes.get(event.event, []) if wanted in (None, action)]
+
+    async def dispatch_isolated(self, event: sansio.Event, metrics: WebhookMetrics) -> DispatchResult:
+        result = DispatchResult()
+        for handler in self.fetch(event):
+            try:
+                outcome = await handler(event)
+            except UpstreamUnavailable as exc:
+                log.warning("handler %s could not finish: %s", handler.__qualname__, exc)
+                result.unavailable.append(str(exc))
+            except Exception:
+                log.exception("handler %s failed", handler.__qualname__)
+                metrics.handler_errors.labels(event.event).inc()
+                result.errors.append(handler.__qualname__)
+            else:
+                if outcome is not None:
+                    result.outcomes.append(outcome)
+        return result
+
+
+@dataclass
+class WebhookApp:
+    """The state of one webhook app: its settings, router, metrics and the follow-ups in flight."""
+
+    settings: Settings
+    router: EventRouter
+    readiness: Sequence[ReadinessCheck] = ()
+    metrics: WebhookMetrics = field(default_factory=WebhookMetrics)
+    follow_ups: set[asyncio.Task[None]] = field(default_factory=set)
+
+    async def handle_webhook(self, request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        token = delivery_id.set(
+            request.headers.get("X-GitHub-Delivery", "")[:_MAX_DELIVERY_ID_LENGTH] or None
+        )
+        event_name = "-"
+        try:
+            event_name, response, outcome = await self._answer(request)
+        finally:
+            delivery_id.reset(token)
+        self.metrics.deliveries.labels(event_name, outcome).inc()
+        self.metrics.request_seconds.labels(outcome).observe(time.perf_counter() - started)
+        return response
+
+    async def _answer(self, request: web.Request) -> tuple[str, web.Response, str]:
+        signature = request.headers.get("X-Hub-Signature-256")
+        if signature is None:
+            legacy = "X-Hub-Signature" in request.headers
+            reason = (
+                "only the legacy X-Hub-Signature (SHA-1) header was sent; X-Hub-Signature-256 is required"
+                if legacy
+                else "missing X-Hub-Signature-256 header"
+            )
+            return "-", _refuse(401, reason), "unauthorized"
+        if not signature.startswith("sha256="):
+            # gidgethub would also accept a "sha1=" value here; this header must carry SHA-256.
+            return "-", _refuse(401, "X-Hub-Signature-256 must hold a sha256= signature"), "unauthorized"
+        body = await _read_limited(request, self.settings.orchestrator.max_body_bytes)
+        if body is None:
+            limit = self.settings.orchestrator.max_body_bytes
+            return "-", _refuse(413, f"body larger than {limit} bytes"), "too_large"
+        try:
+            sansio.validate_event(
+                body, signature=signature, secret=self.settings.github.webhook_secret.get_secret_value()
+            )
+        except ValidationFailure:
+            return "-", _refuse(401, "signature does not match the body"), "unauthorized"
+
+        event_name = request.headers.get("X-GitHub-Event", "")
+        delivery = request.headers.get("X-GitHub-Delivery", "")
+        if not event_name or not delivery:
+            return "-", _refuse(400, "missing X-GitHub-Event or X-GitHub-Delivery header"), "bad_request"
+        if not self.router.handles(event_name):
+            log.debug("ignored event %s", event_name)
+            return event_name, _answer_json(202, {"event": event_name, "outcome": "ignored"}), "ignored"
+        try:
+            data = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            return (
+                event_name,
+                _refuse(400, f"body is not valid JSON: {exc.__class__.__name__}"),
+                "bad_request",
+            )
+        if not isinstance(data, dict):
+            return event_name, _refuse(400, "body must be a JSON object"), "bad_request"
+
+        event = sansio.Event(data, event=event_name, delivery_id=delivery)
+        result = await self.router.dispatch_isolated(event, self.metrics)
+        for outcome in result.outcomes:
+            for follow_up in outcome.follow_up:
+                self._start_follow_up(follow_up)
+        summaries = [outcome.summary for outcome in result.outcomes]
+        if result.unavailable:
+            log.warning("answering 503 so GitHub can redeliver", extra={"event": event_name})
+            body_json = {"event": event_name, "outcome": "unavailable", "done": summaries}
+            return event_name, _answer_json(503, body_json, retry_after=True), "unavailable"
+        if result.errors:
+            return event_name, _answer_json(500, {"event": event_name, "outcome": "error"}), "error"
+        log.info("handled %s", event_name, extra={"event": event_name, "done": summaries})
+        return (
+            event_name,
+            _answer_json(200, {"event": event_name, "outcome": "handled", "done": summaries}),
+            "handled",
+        )
+
+    def _start_follow_up(self, follow_up: FollowUp) -> None:
+        task = asyncio.get_running_loop().create_task(_run_follow_up(follow_up))
+        self.follow_ups.add(task)
+        task.add_done_callback(self.follow_ups.discard)
+
+    async def drain_follow_ups(self) -> None:
+        """Wait (bounded) for follow-ups in flight; used on shutdown and by tests."""
+        if self.follow_ups:
+            await asyncio.wait(set(self.follow_ups), timeout=_FOLLOW_UP_DRAIN_SECONDS)
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        return _answer_json(200, {"status": "ok"})
+
+    async def readyz(self, request: web.Request) -> web.Response:
+        problems = [
+            problem for problem in await asyncio.gather(*(check() for check in self.readiness)) if problem
+        ]
+        if problems:
+            return _answer_json(503, {"status": "not ready", "problems": problems})
+        return _answer_json(200, {"status": "ready"})
+
+    async def metrics_endpoint(self, request: web.Request) -> web.Response:
+        response = web.Response(body=generate_latest(self.metrics.registry))
+        response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+        return response
+
+
+WEBHOOK_APP: web.AppKey[WebhookApp] = web.AppKey("webhook_app", WebhookApp)
+
+
+def create_app(
+    settings: Settings,
+    router: EventRouter | None = None,
+    *,
+    readiness: Sequence[ReadinessCheck] = (),
+    metrics: WebhookMetrics | None = None,
+) -> web.Application:
+    """The aiohttp application for `serve`. Handlers are registered on `router` by the caller."""
+    state = WebhookApp(settings, router or EventRouter(), readiness, metrics or WebhookMetrics())
+    # The body limit is enforced by `_read_limited`; aiohttp's own cap must not be lower.
+    app = web.Application(client_max_size=settings.orchestrator.max_body_bytes + 1)
+    app[WEBHOOK_APP] = state
+    app.router.add_post(settings.orchestrator.webhook_path, state.handle_webhook)
+    app.router.add_get("/healthz", state.healthz)
+    app.router.add_get("/readyz", state.readyz)
+    app.router.add_get("/metrics", state.metrics_endpoint)
+
+    async def drain(_: web.Application) -> None:
+        await state.drain_follow_ups()
+
+    app.on_shutdown.append(drain)
+    return app
+
+
+async def _read_limited(request: web.Request, limit: int) -> bytes | None:
+    """The whole body, or None as soon as it is known to exceed `limit` (never buffering more)."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(_READ_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _run_follow_up(follow_up: FollowUp) -> None:
+    try:
+        await follow_up()
+    except Exception:
+        log.exception("follow-up work after the answer failed")
+
+
+def _refuse(status: int, reason: str) -> web.Response:
+    log.warning("refused delivery: %s", reason, extra={"status": status})
+    return _answer_json(status, {"error": reason})
+
+
+def _answer_json(status: int, body: dict[str, Any], *, retry_after: bool = False) -> web.Response:
+    response = web.json_response(body, status=status)
+    if retry_after:
+        response.headers["Retry-After"] = "5"
+    return response
