@@ -11,9 +11,8 @@ from aiohttp import web
 from bot import __version__
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError
-from bot.handlers import build_router
 from bot.logs import configure_logging
-from bot.webhook import create_app
+from bot.serve import create_serve_app
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -33,8 +32,11 @@ def _secrets_of(settings: Settings) -> list[str]:
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings_or_exit()
     configure_logging(settings.orchestrator.log_level, secrets=_secrets_of(settings))
-    app = create_app(settings, build_router())
-    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
+    try:
+        web.run_app(create_serve_app(settings), host=args.host, port=args.port, print=None, access_log=None)
+    except ConfigError as exc:
+        print(f"orchestrator-bot: configuration error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -6,6 +6,7 @@ import logging
 
 from gidgethub import sansio
 
+from bot.intake import Intake
 from bot.webhook import EventRouter, Outcome
 
 log = logging.getLogger(__name__)
@@ -28,10 +29,14 @@ async def on_installation(event: sansio.Event) -> Outcome:
     return Outcome(f"{event.event} {event.data.get('action')} logged")
 
 
-def build_router() -> EventRouter:
+def build_router(intake: Intake | None) -> EventRouter:
     """Every handler the webhook service runs, registered here and nowhere else."""
     router = EventRouter()
     router.add(on_ping, "ping")
     router.add(on_installation, "installation")
     router.add(on_installation, "installation_repositories")
+    if intake is not None:
+        router.add(intake.on_issue_comment, "issue_comment", action="created")
+        router.add(intake.on_labeled, "issues", action="labeled")
+        router.add(intake.on_labeled, "pull_request", action="labeled")
     return router

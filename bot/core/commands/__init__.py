@@ -1,0 +1,64 @@
+"""Comment text -> accepted commands and rejections. Pure: never raises on user input, never calls out.
+
+Command names are matched case-insensitively (phones capitalise the first letter); options are not.
+A line that starts with `/` but names no command of ours, and is not a near miss, is not addressed to
+us and is ignored (other bots use `/` commands too).
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+from bot.core.commands.registry import BY_NAME, COMMANDS, help_text
+from bot.core.commands.spec import Accepted, CommandContext, CommandSpec, Rejected, check_line
+from bot.core.comments import CommandLine, command_lines
+
+__all__ = [
+    "COMMANDS",
+    "Accepted",
+    "CommandContext",
+    "CommandSpec",
+    "Parsed",
+    "Rejected",
+    "help_text",
+    "parse",
+]
+
+
+@dataclass(frozen=True)
+class Parsed:
+    accepted: tuple[Accepted, ...] = field(default=())
+    rejected: tuple[Rejected, ...] = field(default=())
+
+    @property
+    def addressed_to_us(self) -> bool:
+        return bool(self.accepted or self.rejected)
+
+
+def parse(body: str, context: CommandContext) -> Parsed:
+    accepted: list[Accepted] = []
+    rejected: list[Rejected] = []
+    for index, line in enumerate(command_lines(body)):
+        name = line.text.split(None, 1)[0][1:]
+        spec = BY_NAME.get(name.lower())
+        if spec is not None:
+            result = check_line(spec, line, index, context)
+            if isinstance(result, Accepted):
+                accepted.append(result)
+            else:
+                rejected.append(result)
+        elif near_miss := _near_miss(name):
+            rejected.append(_unknown(line, index, name, near_miss))
+    return Parsed(tuple(accepted), tuple(rejected))
+
+
+def _near_miss(name: str) -> str | None:
+    close = difflib.get_close_matches(name.lower(), list(BY_NAME), n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
+def _unknown(line: CommandLine, index: int, name: str, near_miss: str) -> Rejected:
+    return Rejected(
+        line, index, f"Unknown command `/{name}`. Did you mean `/{near_miss}`?", BY_NAME[near_miss].usage
+    )

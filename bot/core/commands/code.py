@@ -1,0 +1,53 @@
+"""`/code`: run the coding agent on one task for one service."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.core.commands.docs import BRANCH_OPTION, DIR_OPTION, MODEL_OPTION, check_model
+from bot.core.commands.spec import CommandSpec, Option, Positional
+from bot.core.resources import DNS_LABEL, TOOL_LIST, Branch, ModelName, RelativePath, RepositoryUrl
+
+
+class CodeArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    task_id: int = Field(ge=1, le=10_000_000)
+    service: str = Field(pattern=DNS_LABEL, max_length=53)
+    branch: Branch | None = None
+    working_directory: RelativePath | None = None
+    model: ModelName | None = None
+    platform_repository_url: RepositoryUrl | None = None
+    local_tools: str | None = Field(default=None, pattern=TOOL_LIST, max_length=500)
+    remote_tools: str | None = Field(default=None, pattern=TOOL_LIST, max_length=500)
+    prompt_modification: str | None = Field(default=None, min_length=1, max_length=4000)
+    continue_session: bool = False
+    overwrite_memory: bool = False
+
+
+CODE = CommandSpec(
+    name="code",
+    summary="Start the coding agent on a task (from .taskmaster/docs/task-<id>/) for one service.",
+    args_model=CodeArgs,
+    positionals=(Positional("task_id", "task-id", "a positive integer"),),
+    options=(
+        Option(
+            "--service",
+            "service",
+            "SERVICE",
+            "a DNS-1123 label: lowercase letters, digits and `-`",
+            required=True,
+        ),
+        BRANCH_OPTION,
+        DIR_OPTION,
+        MODEL_OPTION,
+        Option("--platform-repo", "platform_repository_url", "URL", "an SSH or HTTPS GitHub repository URL"),
+        Option("--local-tools", "local_tools", "a,b", "a comma-separated list of tool names"),
+        Option("--remote-tools", "remote_tools", "x,y", "a comma-separated list of tool names"),
+        Option("--prompt", "prompt_modification", "TEXT", "quoted text of at most 4000 characters"),
+        Option("--continue", "continue_session", switch=True),
+        Option("--overwrite-memory", "overwrite_memory", switch=True),
+    ),
+    examples=("/code 5 --service trader", '/code 12 --service api --prompt "keep the public API stable"'),
+    check=check_model,
+)

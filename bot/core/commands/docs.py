@@ -1,0 +1,47 @@
+"""`/docs`: write or update documentation for the repository."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.core.commands.spec import CommandContext, CommandSpec, Option
+from bot.core.resources import Branch, ModelName, RelativePath
+
+BRANCH_OPTION = Option("--branch", "branch", "BRANCH", "a git branch name")
+DIR_OPTION = Option(
+    "--dir", "working_directory", "DIR", "a relative path inside the repository, without `..`"
+)
+MODEL_OPTION = Option("--model", "model", "MODEL", "a full model name from the allowed list")
+
+
+class DocsArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    branch: Branch | None = None
+    working_directory: RelativePath | None = None
+    model: ModelName | None = None
+
+
+class ChoosesModel(Protocol):
+    @property
+    def model(self) -> str | None: ...
+
+
+def check_model(args: ChoosesModel, context: CommandContext) -> str | None:
+    """Shared by every command that takes `--model`."""
+    if args.model is not None and args.model not in context.allowed_models:
+        allowed = ", ".join(f"`{name}`" for name in context.allowed_models)
+        return f"`--model {args.model}` is not allowed here: choose one of {allowed}."
+    return None
+
+
+DOCS = CommandSpec(
+    name="docs",
+    summary="Start a documentation agent for this repository (on a PR: from the PR's branch).",
+    args_model=DocsArgs,
+    options=(BRANCH_OPTION, DIR_OPTION, MODEL_OPTION),
+    examples=("/docs", "/docs --dir services/trader --branch main"),
+    check=check_model,
+)

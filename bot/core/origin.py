@@ -1,0 +1,111 @@
+"""Where a command came from, read out of a webhook payload, and kept on the run as annotations so the
+feedback loop can find the issue, comment, PR head and installation from the resource alone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+ANNOTATION_PREFIX = "orchestrator.platform/"
+Source = Literal["comment", "label", "check_run"]
+
+
+@dataclass(frozen=True)
+class Origin:
+    repository: str
+    """owner/name"""
+    repository_id: int
+    ssh_url: str
+    default_branch: str
+    issue_number: int
+    is_pull_request: bool
+    sender: str
+    sender_type: str
+    installation_id: int
+    delivery_id: str
+    source: Source
+    comment_id: int | None = None
+    head_sha: str | None = None
+    head_branch: str | None = None
+    head_repository: str | None = None
+    """owner/name of the PR's head repository (a fork when it differs from `repository`)."""
+
+    @property
+    def owner(self) -> str:
+        return self.repository.split("/", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.repository.split("/", 1)[1]
+
+    @property
+    def from_fork(self) -> bool:
+        return self.head_repository is not None and self.head_repository != self.repository
+
+    def with_pull_request(self, pull: dict[str, Any]) -> Origin:
+        """Fill in the head of the PR (the issue_comment payload does not carry it)."""
+        head = pull.get("head") or {}
+        head_repo = head.get("repo") or {}
+        return replace(
+            self,
+            head_sha=head.get("sha"),
+            head_branch=head.get("ref"),
+            head_repository=head_repo.get("full_name"),
+        )
+
+    def annotations(self) -> dict[str, str]:
+        values: dict[str, str | int | None] = {
+            "repository": self.repository,
+            "issue": self.issue_number,
+            "pull-request": "true" if self.is_pull_request else "false",
+            "comment-id": self.comment_id,
+            "delivery": self.delivery_id,
+            "installation-id": self.installation_id,
+            "head-sha": self.head_sha,
+            "source": self.source,
+        }
+        return {ANNOTATION_PREFIX + key: str(value) for key, value in values.items() if value is not None}
+
+
+def _common(data: dict[str, Any], delivery_id: str, source: Source) -> dict[str, Any]:
+    repository = data["repository"]
+    sender = data["sender"]
+    return {
+        "repository": repository["full_name"],
+        "repository_id": int(repository["id"]),
+        "ssh_url": repository["ssh_url"],
+        "default_branch": repository.get("default_branch") or "main",
+        "sender": sender["login"],
+        "sender_type": sender.get("type") or "User",
+        "installation_id": int((data.get("installation") or {}).get("id") or 0),
+        "delivery_id": delivery_id,
+        "source": source,
+    }
+
+
+def from_issue_comment(data: dict[str, Any], delivery_id: str) -> Origin:
+    issue = data["issue"]
+    return Origin(
+        **_common(data, delivery_id, "comment"),
+        issue_number=int(issue["number"]),
+        is_pull_request="pull_request" in issue,
+        comment_id=int(data["comment"]["id"]),
+    )
+
+
+def from_issue_labeled(data: dict[str, Any], delivery_id: str) -> Origin:
+    issue = data["issue"]
+    return Origin(
+        **_common(data, delivery_id, "label"),
+        issue_number=int(issue["number"]),
+        is_pull_request="pull_request" in issue,
+    )
+
+
+def from_annotations(annotations: dict[str, str]) -> dict[str, str]:
+    """The origin annotations of a run, keyed without the prefix."""
+    return {
+        key.removeprefix(ANNOTATION_PREFIX): value
+        for key, value in annotations.items()
+        if key.startswith(ANNOTATION_PREFIX)
+    }

@@ -1,0 +1,130 @@
+"""The job settings in the ConfigMap `task-controller-config`, key `config.yaml`.
+
+Everything that decides how an agent runs (image, API key secret, models, deadline) is required: a
+missing value stops the controller with a clear message instead of running the wrong thing. Read by the
+controller (Jobs) and by the webhook service (model allow-list and defaults).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Self
+
+import yaml
+from pydantic import Field, ValidationError, model_validator
+
+from bot.core.resources import DNS_SUBDOMAIN, MODEL_NAME, REPOSITORY_URL, CamelModel
+
+CONFIGMAP_NAME = "task-controller-config"
+CONFIGMAP_KEY = "config.yaml"
+
+
+class JobConfig(CamelModel):
+    active_deadline_seconds: int = Field(ge=60, le=7 * 24 * 3600)
+
+
+class ImageConfig(CamelModel):
+    repository: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9./_:-]*$")
+    tag: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+
+    @property
+    def reference(self) -> str:
+        return f"{self.repository}:{self.tag}"
+
+
+class AgentConfig(CamelModel):
+    image: ImageConfig
+    image_pull_secrets: list[str] = Field(default_factory=list)
+
+
+class SecretsConfig(CamelModel):
+    api_key_secret_name: str = Field(pattern=DNS_SUBDOMAIN, max_length=253)
+    api_key_secret_key: str = Field(pattern=r"^[-._a-zA-Z0-9]+$")
+
+
+class PermissionsConfig(CamelModel):
+    """The agent's tool permissions, rendered into its managed settings.json."""
+
+    allow: list[str] = Field(default_factory=list)
+    deny: list[str] = Field(default_factory=list)
+
+
+class TelemetryConfig(CamelModel):
+    enabled: bool = False
+    otlp_endpoint: str | None = None
+    otlp_protocol: str = "grpc"
+    logs_endpoint: str | None = None
+    logs_protocol: str = "http"
+
+    @model_validator(mode="after")
+    def _endpoint_when_enabled(self) -> Self:
+        if self.enabled and not self.otlp_endpoint:
+            raise ValueError("telemetry.otlpEndpoint is required when telemetry.enabled is true")
+        return self
+
+
+class ModelsConfig(CamelModel):
+    allowed: list[str] = Field(min_length=1)
+    default_docs: str
+    default_code: str
+
+    @model_validator(mode="after")
+    def _defaults_are_allowed(self) -> Self:
+        for name in self.allowed:
+            if not re.match(MODEL_NAME, name):
+                raise ValueError(f"models.allowed: {name!r} is not a full model name")
+        for field, value in (("defaultDocs", self.default_docs), ("defaultCode", self.default_code)):
+            if value not in self.allowed:
+                raise ValueError(f"models.{field} {value!r} is not in models.allowed")
+        return self
+
+
+class CleanupConfig(CamelModel):
+    """How long finished Jobs (not runs) stay, so logs can be read; the run keeps its status."""
+
+    succeeded_ttl_seconds: int = Field(default=600, ge=0)
+    failed_ttl_seconds: int = Field(default=86400, ge=0)
+
+
+class RunDefaults(CamelModel):
+    """Defaults the webhook fills into runs; the platform repository defaults to the target repo."""
+
+    platform_repository_url: str | None = Field(default=None, pattern=REPOSITORY_URL)
+    working_directory: str = "."
+
+
+class TaskConfig(CamelModel):
+    job: JobConfig
+    agent: AgentConfig
+    secrets: SecretsConfig
+    models: ModelsConfig
+    permissions: PermissionsConfig = Field(default_factory=PermissionsConfig)
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+    cleanup: CleanupConfig = Field(default_factory=CleanupConfig)
+    defaults: RunDefaults = Field(default_factory=RunDefaults)
+
+
+class TaskConfigError(ValueError):
+    """config.yaml is missing, not YAML, or not valid; the message says where."""
+
+
+def parse_task_config(text: str) -> TaskConfig:
+    """Parse config.yaml text; raises `TaskConfigError` with one readable line per problem."""
+    try:
+        data: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" (line {where.line + 1}, column {where.column + 1})" if where is not None else ""
+        problem = getattr(exc, "problem", None) or exc.__class__.__name__
+        raise TaskConfigError(f"{CONFIGMAP_KEY} is not valid YAML{at}: {problem}") from None
+    if not isinstance(data, dict):
+        raise TaskConfigError(f"{CONFIGMAP_KEY} must be a mapping of settings")
+    try:
+        return TaskConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"])
+            what = "is required" if error["type"] == "missing" else error["msg"].removeprefix("Value error, ")
+            problems.append(f"{where}: {what}" if where else what)
+        raise TaskConfigError(f"{CONFIGMAP_KEY}: " + "; ".join(problems)) from None

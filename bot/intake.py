@@ -1,0 +1,259 @@
+"""Commands and labels become runs: the webhook handlers for issue_comment, issues and pull_request.
+
+verify (done by webhook.py) -> decode -> parse -> decide -> create the run -> answer. Replies to
+rejections and `/help` are sent after the answer; reactions and progress come from the controller's
+reporter, driven by the run's state. Anything GitHub or Kubernetes fails to do before the answer is
+raised as `UpstreamUnavailable`, which turns the answer into 503 so GitHub can redeliver.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from gidgethub import sansio
+
+from bot.core import policy, runs
+from bot.core.commands import Accepted, CommandContext, Parsed, Rejected, help_text, parse
+from bot.core.commands.cancel import CancelArgs
+from bot.core.commands.code import CODE, CodeArgs
+from bot.core.commands.docs import DocsArgs
+from bot.core.commands.retry import RetryArgs
+from bot.core.comments import CommandLine
+from bot.core.origin import Origin, from_issue_comment, from_issue_labeled
+from bot.core.resources import ACTIVE_PHASES, RunKind
+from bot.core.taskconfig import TaskConfig
+from bot.github import GitHubApp, github_failures, post_reply_once
+from bot.kube import Kube
+from bot.metrics import WebhookMetrics
+from bot.webhook import FollowUp, Outcome
+
+log = logging.getLogger(__name__)
+
+TASK_CONFIG_TTL_SECONDS = 30.0
+CANCEL_ANNOTATION = "orchestrator.platform/cancel-requested-by"
+RUN_KINDS: tuple[RunKind, ...] = ("CodeRun", "DocsRun")
+
+
+@dataclass
+class TaskConfigCache:
+    """serve reads task-controller-config (models) from the cluster, at most every 30 s."""
+
+    kube: Kube
+    namespace: str
+    value: TaskConfig | None = None
+    read_at: float = float("-inf")
+
+    async def get(self) -> TaskConfig:
+        if self.value is None or time.monotonic() - self.read_at > TASK_CONFIG_TTL_SECONDS:
+            self.value = await self.kube.read_task_config(self.namespace)
+            self.read_at = time.monotonic()
+        return self.value
+
+
+@dataclass
+class Intake:
+    github: GitHubApp
+    kube: Kube
+    namespace: str
+    docs_label: str
+    code_label: str
+    metrics: WebhookMetrics
+    task_config: TaskConfigCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.task_config = TaskConfigCache(self.kube, self.namespace)
+
+    # --- event handlers -------------------------------------------------------------------------
+
+    async def on_issue_comment(self, event: sansio.Event) -> Outcome | None:
+        if event.data.get("action") != "created":
+            return None  # edited and deleted comments never start anything
+        origin = from_issue_comment(event.data, event.delivery_id)
+        if policy.is_automation(origin.sender, origin.sender_type):
+            return Outcome(f"ignored comment by {origin.sender}")
+        config = await self.task_config.get()
+        parsed = parse(event.data["comment"].get("body") or "", CommandContext(tuple(config.models.allowed)))
+        if not parsed.addressed_to_us:
+            return None
+        return await self._carry_out(parsed, origin, config, f"comment-{origin.comment_id}")
+
+    async def on_labeled(self, event: sansio.Event) -> Outcome | None:
+        """`issues` or `pull_request` labeled with the docs or code label."""
+        label = (event.data.get("label") or {}).get("name")
+        if label not in (self.docs_label, self.code_label):
+            return None
+        data = dict(event.data)
+        if event.event == "pull_request":
+            data["issue"] = {**data["pull_request"], "pull_request": {}}
+        origin = from_issue_labeled(data, event.delivery_id)
+        if policy.is_automation(origin.sender, origin.sender_type):
+            return Outcome(f"ignored label by {origin.sender}")
+        config = await self.task_config.get()
+        context = CommandContext(tuple(config.models.allowed))
+        marker = f"label-{label}-{event.delivery_id}"
+        if label == self.docs_label:
+            return await self._carry_out(parse("/docs", context), origin, config, marker)
+        body = data["issue"].get("body") or ""
+        from_body = parse(body, context)
+        code_lines = [a for a in from_body.accepted if a.spec.name == "code"]
+        code_rejections = [r for r in from_body.rejected if r.line.text.lower().startswith("/code")]
+        if code_lines:
+            return await self._carry_out(Parsed((code_lines[0],)), origin, config, marker)
+        if code_rejections:
+            return await self._carry_out(Parsed((), (code_rejections[0],)), origin, config, marker)
+        missing = Rejected(
+            line=CommandLine(0, f"(label `{label}`)"),
+            index=0,
+            problem=f"The `{label}` label runs the first `/code` line of the issue's description, and it has none.",
+            usage=CODE.usage,
+        )
+        return await self._carry_out(Parsed((), (missing,)), origin, config, marker)
+
+    # --- the common path ------------------------------------------------------------------------
+
+    async def _carry_out(self, parsed: Parsed, origin: Origin, config: TaskConfig, marker: str) -> Outcome:
+        replies = [rejection.reply(origin.sender) for rejection in parsed.rejected]
+        done: list[str] = [f"rejected line {r.line.number}" for r in parsed.rejected]
+        if parsed.accepted:
+            permission = await self._permission(origin)
+            required = max(
+                (a.spec.required_permission for a in parsed.accepted), key=policy.ROLE_RANK.__getitem__
+            )
+            decision = policy.decide_sender(
+                origin.sender, origin.sender_type, policy.role_of(permission), required
+            )
+            if not decision.allowed:
+                log.info("not permitted: %s", decision.reason, extra={"sender": origin.sender})
+                if decision.reply:
+                    replies.append(decision.reason)
+                done.append(f"refused {origin.sender}")
+            else:
+                for accepted in parsed.accepted:
+                    summary, reply = await self._run_command(accepted, origin, config)
+                    done.append(summary)
+                    if reply:
+                        replies.append(reply)
+        follow_up: list[FollowUp] = []
+        if replies:
+            follow_up.append(self._reply_later(origin, "\n\n---\n\n".join(replies), marker))
+        return Outcome("; ".join(done) or "nothing to do", follow_up)
+
+    async def _run_command(
+        self, accepted: Accepted, origin: Origin, config: TaskConfig
+    ) -> tuple[str, str | None]:
+        args = accepted.args
+        if isinstance(args, DocsArgs | CodeArgs):
+            return await self._start_run(accepted, args, origin, config)
+        if isinstance(args, CancelArgs):
+            return await self._cancel(args, origin)
+        if isinstance(args, RetryArgs):
+            return await self._retry(args, origin)
+        return "help", f"@{origin.sender} {help_text()}"
+
+    async def _start_run(
+        self, accepted: Accepted, args: DocsArgs | CodeArgs, origin: Origin, config: TaskConfig
+    ) -> tuple[str, str | None]:
+        if origin.is_pull_request:
+            origin = origin.with_pull_request(await self._pull_request(origin))
+            if origin.from_fork:
+                return "refused fork", (
+                    f"@{origin.sender} this pull request comes from a fork ({origin.head_repository}); "
+                    "runs work on branches of this repository only."
+                )
+        secret = policy.decide_secret(
+            origin.sender,
+            await self.kube.secret_keys(self.namespace, policy.ssh_secret_name(origin.sender)),
+            self.namespace,
+        )
+        if not secret.allowed:
+            return f"no SSH secret for {origin.sender}", secret.reason
+        if isinstance(args, CodeArgs):
+            manifest = runs.code_run(args, origin, accepted.index, config, self.namespace)
+        else:
+            manifest = runs.docs_run(args, origin, accepted.index, config, self.namespace)
+        return await self._create(manifest), None
+
+    async def _create(self, manifest: dict[str, Any]) -> str:
+        kind, name = manifest["kind"], manifest["metadata"]["name"]
+        if await self.kube.create_run(manifest):
+            self.metrics.runs_created.labels(kind).inc()
+            log.info("created %s %s", kind, name, extra={"run": name})
+            return f"created {kind} {name}"
+        log.info("%s %s already exists (redelivery or another replica)", kind, name, extra={"run": name})
+        return f"{kind} {name} already existed"
+
+    async def _runs_here(self, origin: Origin) -> list[dict[str, Any]]:
+        selector = f"{runs.LABEL_PREFIX}repository-id={origin.repository_id},{runs.LABEL_PREFIX}issue={origin.issue_number}"
+        found: list[dict[str, Any]] = []
+        for kind in RUN_KINDS:
+            found.extend(await self.kube.list_runs(kind, self.namespace, selector))
+        return sorted(found, key=lambda run: run["metadata"].get("creationTimestamp", ""))
+
+    async def _cancel(self, args: CancelArgs, origin: Origin) -> tuple[str, str | None]:
+        candidates = [
+            run
+            for run in await self._runs_here(origin)
+            if (run.get("status") or {}).get("phase", "Pending") in ACTIVE_PHASES
+            and (args.run is None or run["metadata"]["name"] == args.run)
+        ]
+        if not candidates:
+            which = f"`{args.run}`" if args.run else "no active run"
+            return "nothing to cancel", f"@{origin.sender} there is {which} started from here to cancel."
+        for run in candidates:
+            patch = {"metadata": {"annotations": {CANCEL_ANNOTATION: origin.sender}}}
+            await self.kube.patch_run(run["kind"], self.namespace, run["metadata"]["name"], patch)
+        names = ", ".join(run["metadata"]["name"] for run in candidates)
+        return f"cancel requested for {names}", None
+
+    async def _retry(self, args: RetryArgs, origin: Origin) -> tuple[str, str | None]:
+        failed = [
+            run
+            for run in await self._runs_here(origin)
+            if (run.get("status") or {}).get("phase") in ("Failed", "Cancelled")
+            and (args.run is None or run["metadata"]["name"] == args.run)
+        ]
+        if not failed:
+            which = f"`{args.run}` is not a failed run" if args.run else "there is no failed run"
+            return (
+                "nothing to retry",
+                f"@{origin.sender} {which} started from here, so there is nothing to retry.",
+            )
+        secret = policy.decide_secret(
+            origin.sender,
+            await self.kube.secret_keys(self.namespace, policy.ssh_secret_name(origin.sender)),
+            self.namespace,
+        )
+        if not secret.allowed:
+            return f"no SSH secret for {origin.sender}", secret.reason
+        return await self._create(runs.retry_run(failed[-1], origin, args.prompt_modification)), None
+
+    # --- GitHub, before and after the answer -----------------------------------------------------
+
+    async def _permission(self, origin: Origin) -> dict[str, Any]:
+        with github_failures(f"checking the permission of {origin.sender}"):
+            return await self.github.collaborator_permission(
+                origin.installation_id, origin.repository, origin.sender
+            )
+
+    async def _pull_request(self, origin: Origin) -> dict[str, Any]:
+        client = await self.github.installation_client(origin.installation_id)
+        with github_failures(f"reading pull request {origin.repository}#{origin.issue_number}"):
+            pull: dict[str, Any] = await client.getitem(
+                "/repos/{owner}/{repo}/pulls/{pull_number}",
+                url_vars={
+                    "owner": origin.owner,
+                    "repo": origin.name,
+                    "pull_number": str(origin.issue_number),
+                },
+            )
+        return pull
+
+    def _reply_later(self, origin: Origin, body: str, marker: str) -> FollowUp:
+        async def reply() -> None:
+            client = await self.github.installation_client(origin.installation_id)
+            await post_reply_once(client, origin.repository, origin.issue_number, body, marker)
+
+        return reply

@@ -1,0 +1,199 @@
+"""The Kubernetes edge: kubernetes_asyncio calls the webhook service and the controller make.
+
+Every call carries a timeout, and every failure that is the cluster's (unreachable, 5xx, timeouts) is
+raised as `KubernetesUnavailable`, so the webhook can answer 503 and the controller can retry.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from kubernetes_asyncio import client, config
+from kubernetes_asyncio.client.exceptions import ApiException
+from kubernetes_asyncio.config.config_exception import ConfigException
+
+from bot.core.resources import GROUP, PLURALS, VERSION, RunKind
+from bot.core.taskconfig import CONFIGMAP_KEY, CONFIGMAP_NAME, TaskConfig, TaskConfigError, parse_task_config
+from bot.errors import ConfigError, KubernetesUnavailable
+
+log = logging.getLogger(__name__)
+
+REQUEST_TIMEOUT_SECONDS = 8.0
+"""Below GitHub's 10 s webhook budget, so an answer (503) is always sent in time."""
+MERGE_PATCH = "application/merge-patch+json"
+# Custom resources answer 415 to the strategic-merge and JSON patches kubernetes_asyncio would send
+# for a dict body; `_content_type` picks merge-patch. The runtime accepts it; the .pyi stubs omit it.
+_AS_MERGE_PATCH: dict[str, Any] = {"_content_type": MERGE_PATCH}
+
+
+class TaskConfigUnavailable(KubernetesUnavailable):
+    """task-controller-config is missing or invalid; nothing can run until an operator fixes it."""
+
+
+@contextmanager
+def kubernetes_failures(doing: str) -> Iterator[None]:
+    try:
+        yield
+    except ApiException as exc:
+        if exc.status is not None and (exc.status >= 500 or exc.status == 429):
+            raise KubernetesUnavailable(f"Kubernetes answered {exc.status} while {doing}") from None
+        raise
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        raise KubernetesUnavailable(
+            f"Kubernetes unreachable while {doing}: {exc.__class__.__name__}"
+        ) from None
+
+
+@asynccontextmanager
+async def api_client(kubeconfig: Path | None) -> AsyncIterator[client.ApiClient]:
+    """An ApiClient from `kubeconfig`, else the in-cluster service account."""
+    configuration = client.Configuration()
+    try:
+        if kubeconfig is not None:
+            await config.load_kube_config(config_file=str(kubeconfig), client_configuration=configuration)
+        else:
+            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]  # untyped upstream
+    except (ConfigException, OSError) as exc:
+        source = str(kubeconfig) if kubeconfig else "the in-cluster service account"
+        raise ConfigError("KUBECONFIG", f"cannot load Kubernetes access from {source}: {exc}") from None
+    async with client.ApiClient(configuration=configuration) as api:
+        yield api
+
+
+class Kube:
+    """The calls the bot makes, over one ApiClient."""
+
+    def __init__(self, api: client.ApiClient) -> None:
+        self.api = api
+        self.core = client.CoreV1Api(api)
+        self.batch = client.BatchV1Api(api)
+        self.custom = client.CustomObjectsApi(api)
+        self.coordination = client.CoordinationV1Api(api)
+
+    async def create_run(self, manifest: dict[str, Any]) -> bool:
+        """Create a run; False if it already exists (a redelivery or another replica made it)."""
+        kind: RunKind = manifest["kind"]
+        namespace = manifest["metadata"]["namespace"]
+        with kubernetes_failures(f"creating {kind} {manifest['metadata']['name']}"):
+            try:
+                await self.custom.create_namespaced_custom_object(
+                    GROUP,
+                    VERSION,
+                    namespace,
+                    PLURALS[kind],
+                    manifest,
+                    _request_timeout=REQUEST_TIMEOUT_SECONDS,
+                )
+            except ApiException as exc:
+                if exc.status == 409:
+                    return False
+                raise
+        return True
+
+    async def get_run(self, kind: RunKind, namespace: str, name: str) -> dict[str, Any] | None:
+        with kubernetes_failures(f"reading {kind} {name}"):
+            try:
+                run: dict[str, Any] = await self.custom.get_namespaced_custom_object(
+                    GROUP, VERSION, namespace, PLURALS[kind], name, _request_timeout=REQUEST_TIMEOUT_SECONDS
+                )
+            except ApiException as exc:
+                if exc.status == 404:
+                    return None
+                raise
+        return run
+
+    async def list_runs(
+        self, kind: RunKind, namespace: str, label_selector: str = ""
+    ) -> list[dict[str, Any]]:
+        with kubernetes_failures(f"listing {PLURALS[kind]}"):
+            answer = await self.custom.list_namespaced_custom_object(
+                GROUP,
+                VERSION,
+                namespace,
+                PLURALS[kind],
+                label_selector=label_selector,
+                _request_timeout=REQUEST_TIMEOUT_SECONDS,
+            )
+        items: list[dict[str, Any]] = answer.get("items", [])
+        return items
+
+    async def patch_run(
+        self, kind: RunKind, namespace: str, name: str, patch: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Merge-patch metadata/spec (custom resources refuse strategic merge and dict JSON patches)."""
+        with kubernetes_failures(f"patching {kind} {name}"):
+            result: dict[str, Any] = await self.custom.patch_namespaced_custom_object(
+                GROUP,
+                VERSION,
+                namespace,
+                PLURALS[kind],
+                name,
+                patch,
+                **_AS_MERGE_PATCH,
+                _request_timeout=REQUEST_TIMEOUT_SECONDS,
+            )
+        return result
+
+    async def patch_run_status(
+        self, kind: RunKind, namespace: str, name: str, status: dict[str, Any]
+    ) -> dict[str, Any]:
+        with kubernetes_failures(f"updating the status of {kind} {name}"):
+            result: dict[str, Any] = await self.custom.patch_namespaced_custom_object_status(
+                GROUP,
+                VERSION,
+                namespace,
+                PLURALS[kind],
+                name,
+                {"status": status},
+                **_AS_MERGE_PATCH,
+                _request_timeout=REQUEST_TIMEOUT_SECONDS,
+            )
+        return result
+
+    async def secret_keys(self, namespace: str, name: str) -> frozenset[str] | None:
+        """The data keys of a secret (never its values), or None if it does not exist."""
+        with kubernetes_failures(f"reading secret {name}"):
+            try:
+                secret = await self.core.read_namespaced_secret(
+                    name, namespace, _request_timeout=REQUEST_TIMEOUT_SECONDS
+                )
+            except ApiException as exc:
+                if exc.status in (403, 404):
+                    return None
+                raise
+        return frozenset((secret.data or {}).keys()) | frozenset((secret.string_data or {}).keys())
+
+    async def read_task_config(self, namespace: str) -> TaskConfig:
+        with kubernetes_failures(f"reading ConfigMap {CONFIGMAP_NAME}"):
+            try:
+                configmap = await self.core.read_namespaced_config_map(
+                    CONFIGMAP_NAME, namespace, _request_timeout=REQUEST_TIMEOUT_SECONDS
+                )
+            except ApiException as exc:
+                if exc.status == 404:
+                    raise TaskConfigUnavailable(
+                        f"ConfigMap {CONFIGMAP_NAME} not found in namespace {namespace}"
+                    ) from None
+                raise
+        text = (configmap.data or {}).get(CONFIGMAP_KEY)
+        if text is None:
+            raise TaskConfigUnavailable(f"ConfigMap {CONFIGMAP_NAME} has no key {CONFIGMAP_KEY}")
+        try:
+            return parse_task_config(text)
+        except TaskConfigError as exc:
+            raise TaskConfigUnavailable(f"ConfigMap {CONFIGMAP_NAME}: {exc}") from None
+
+    async def unreachable_reason(self, namespace: str) -> str | None:
+        """For /readyz: None when the run namespace and its task-controller-config can be read."""
+        try:
+            await self.read_task_config(namespace)
+        except KubernetesUnavailable as exc:
+            return f"kubernetes: {exc}"
+        except ApiException as exc:
+            return f"kubernetes: {exc.status} {exc.reason} reading {CONFIGMAP_NAME} in {namespace}"
+        return None

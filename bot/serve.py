@@ -1,0 +1,66 @@
+"""Assembles the `serve` role: clients for GitHub and Kubernetes, the intake handlers, the web app."""
+
+from __future__ import annotations
+
+import time
+from contextlib import AsyncExitStack
+
+import aiohttp
+from aiohttp import web
+
+from bot.config import Settings
+from bot.github import GitHubApp
+from bot.handlers import build_router
+from bot.intake import Intake
+from bot.kube import Kube, api_client
+from bot.metrics import WebhookMetrics
+from bot.webhook import create_app
+
+GITHUB_READY_CACHE_SECONDS = 300.0
+
+
+async def create_serve_app(settings: Settings) -> web.Application:
+    stack = AsyncExitStack()
+    session = await stack.enter_async_context(aiohttp.ClientSession())
+    kube = Kube(await stack.enter_async_context(api_client(settings.kubeconfig)))
+    github = GitHubApp(
+        session,
+        app_id=settings.github.app_id,
+        private_key=settings.private_key_pem(),
+        api_url=settings.github.api_base,
+        permission_cache_seconds=settings.orchestrator.permission_cache_seconds,
+    )
+    metrics = WebhookMetrics()
+    intake = Intake(
+        github,
+        kube,
+        settings.orchestrator.namespace,
+        settings.orchestrator.docs_label,
+        settings.orchestrator.code_label,
+        metrics,
+    )
+    github_ok_at = float("-inf")
+
+    async def kubernetes_ready() -> str | None:
+        return await kube.unreachable_reason(settings.orchestrator.namespace)
+
+    async def github_ready() -> str | None:
+        nonlocal github_ok_at
+        if time.monotonic() - github_ok_at < GITHUB_READY_CACHE_SECONDS:
+            return None
+        try:
+            await github.app_client().getitem("/app")
+        except Exception as exc:  # any failure means "not ready"; the reason is reported
+            return f"github: cannot authenticate as the App: {exc.__class__.__name__}: {exc}"
+        github_ok_at = time.monotonic()
+        return None
+
+    app = create_app(
+        settings, build_router(intake), readiness=[kubernetes_ready, github_ready], metrics=metrics
+    )
+
+    async def close(_: web.Application) -> None:
+        await stack.aclose()
+
+    app.on_cleanup.append(close)
+    return app

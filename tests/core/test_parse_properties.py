@@ -1,0 +1,111 @@
+"""Properties of the parser under arbitrary input: it never raises, and whatever it accepts becomes a
+run spec that the CRD schema (as the apiserver would apply it) accepts."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import jsonschema
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.core.commands import parse
+from bot.core.commands.code import CodeArgs
+from bot.core.commands.docs import DocsArgs
+from bot.core.crds import custom_resource_definition
+from bot.core.runs import code_run, docs_run
+from bot.core.taskconfig import parse_task_config
+
+from .commands.conftest import CONTEXT
+from .conftest import BASE_ORIGIN, TASK_CONFIG_YAML
+
+EXAMPLES = int(os.environ.get("PARSER_FUZZ_EXAMPLES", "400"))
+CONFIG = parse_task_config(TASK_CONFIG_YAML)
+SPEC_SCHEMAS = {
+    kind: custom_resource_definition(kind)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"][
+        "spec"
+    ]
+    for kind in ("DocsRun", "CodeRun")
+}
+
+HOSTILE = [
+    "$(touch /tmp/pwned)",
+    "`id`",
+    "'",
+    '"',
+    "\\",
+    ";",
+    "&&",
+    "|",
+    "\n",
+    "../..",
+    "--",
+    "-",
+    "=",
+    "\x00",
+    "🙂",
+    "${HOME}",
+    "a" * 300,
+]
+WORDS = st.sampled_from(
+    [
+        "/code",
+        "/docs",
+        "/cancel",
+        "/retry",
+        "/help",
+        "/CODE",
+        "--service",
+        "--branch",
+        "--dir",
+        "--model",
+        "--platform-repo",
+        "--local-tools",
+        "--remote-tools",
+        "--prompt",
+        "--continue",
+        "--overwrite-memory",
+        "trader",
+        "api",
+        "5",
+        "0",
+        "-1",
+        "99999999999",
+        "main",
+        "feature/x",
+        "docs",
+        ".",
+        "claude-opus-4-20250514",
+        "git@github.com:org/repo.git",
+        "https://github.com/org/repo",
+        "fs,git",
+        "code-5-trader-0123456789",
+        *HOSTILE,
+    ]
+)
+COMMAND_LINES = st.lists(WORDS, min_size=1, max_size=12).map(lambda words: " ".join(words))
+COMMENTS = st.lists(st.one_of(COMMAND_LINES, st.text(max_size=80)), max_size=6).map("\n".join)
+
+
+@settings(max_examples=EXAMPLES, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.text(max_size=400))
+def test_any_text_parses_without_raising(body: str) -> None:
+    parsed = parse(body, CONTEXT)
+    for rejected in parsed.rejected:
+        assert rejected.reply("alice").startswith("@alice ")
+
+
+@settings(max_examples=EXAMPLES, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(COMMENTS)
+def test_every_accepted_run_command_yields_a_spec_the_crd_accepts(body: str) -> None:
+    for accepted in parse(body, CONTEXT).accepted:
+        manifest: dict[str, Any]
+        if isinstance(accepted.args, CodeArgs):
+            manifest = code_run(accepted.args, BASE_ORIGIN, accepted.index, CONFIG, "ns")
+        elif isinstance(accepted.args, DocsArgs):
+            manifest = docs_run(accepted.args, BASE_ORIGIN, accepted.index, CONFIG, "ns")
+        else:
+            continue
+        jsonschema.validate(manifest["spec"], SPEC_SCHEMAS[manifest["kind"]])
+        assert len(manifest["metadata"]["name"]) <= 63
