@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from collections.abc import Callable, Sequence
 
@@ -12,7 +13,10 @@ from bot import __version__
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError
 from bot.logs import configure_logging
-from bot.serve import create_serve_app
+from bot.render_cli import register as register_render
+from bot.roles import ControllerCannotStart, create_serve_app, run_controller_role
+from bot.sandbox.github.cli import register as register_github_api
+from bot.sandbox.kube.cli import register as register_kube_api
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -37,6 +41,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"orchestrator-bot: configuration error: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def cmd_controller(args: argparse.Namespace) -> int:
+    settings = _settings_or_exit()
+    configure_logging(settings.orchestrator.log_level, secrets=_secrets_of(settings))
+    try:
+        asyncio.run(run_controller_role(settings))
+    except (ConfigError, ControllerCannotStart) as exc:
+        print(f"orchestrator-bot controller: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
     return 0
 
 
@@ -66,6 +83,26 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default: %(default)s)")
     serve.add_argument("--port", type=int, default=8080, help="port to listen on (default: %(default)s)")
     serve.set_defaults(handler=cmd_serve)
+
+    controller = commands.add_parser(
+        "controller",
+        help="run the controller (runs -> ConfigMaps and Jobs -> status -> GitHub feedback)",
+        description="Reconcile DocsRuns and CodeRuns into ConfigMaps and Jobs, Job state into run status, "
+        "and run status into GitHub feedback. Several replicas may run; the holder of the Lease "
+        "'orchestrator-controller' acts. Reads task-controller-config/config.yaml and refuses to start "
+        "without it.",
+    )
+    controller.set_defaults(handler=cmd_controller)
+
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="local Kubernetes and GitHub APIs for trying the bot without a cluster or an account",
+        description="Strict local stand-ins for the Kubernetes API and the GitHub API, over real HTTP.",
+    )
+    sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", metavar="SERVER", required=True)
+    register_kube_api(sandbox_commands)
+    register_github_api(sandbox_commands)
+    register_render(commands)
 
     check = commands.add_parser(
         "check-config",

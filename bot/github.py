@@ -210,6 +210,10 @@ class GitHubApp:
         self._gates: dict[int, WriteGate] = {}
         self._roles: dict[tuple[int, str, str], _CachedRole] = {}
 
+    @property
+    def app_id(self) -> str:
+        return self._app_id
+
     def app_client(self) -> GitHubClient:
         """Authenticated as the App itself (JWT), for /app/* endpoints."""
         return GitHubClient(

@@ -39,4 +39,6 @@ def build_router(intake: Intake | None) -> EventRouter:
         router.add(intake.on_issue_comment, "issue_comment", action="created")
         router.add(intake.on_labeled, "issues", action="labeled")
         router.add(intake.on_labeled, "pull_request", action="labeled")
+        router.add(intake.on_check_run, "check_run", action="requested_action")
+        router.add(intake.on_check_run, "check_run", action="rerequested")
     return router

@@ -9,21 +9,23 @@ raised as `UpstreamUnavailable`, which turns the answer into 503 so GitHub can r
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from gidgethub import sansio
 
-from bot.core import policy, runs
+from bot.core import feedback, policy, runs
 from bot.core.commands import Accepted, CommandContext, Parsed, Rejected, help_text, parse
-from bot.core.commands.cancel import CancelArgs
+from bot.core.commands.cancel import CANCEL, CancelArgs
 from bot.core.commands.code import CODE, CodeArgs
 from bot.core.commands.docs import DocsArgs
-from bot.core.commands.retry import RetryArgs
+from bot.core.commands.retry import RETRY, RetryArgs
 from bot.core.comments import CommandLine
-from bot.core.origin import Origin, from_issue_comment, from_issue_labeled
-from bot.core.resources import ACTIVE_PHASES, RunKind
+from bot.core.origin import Origin, from_check_run, from_issue_comment, from_issue_labeled
+from bot.core.reconcile import CANCEL_ANNOTATION
+from bot.core.resources import ACTIVE_PHASES, RUN_NAME, RunKind
 from bot.core.taskconfig import TaskConfig
 from bot.github import GitHubApp, github_failures, post_reply_once
 from bot.kube import Kube
@@ -33,7 +35,6 @@ from bot.webhook import FollowUp, Outcome
 log = logging.getLogger(__name__)
 
 TASK_CONFIG_TTL_SECONDS = 30.0
-CANCEL_ANNOTATION = "orchestrator.platform/cancel-requested-by"
 RUN_KINDS: tuple[RunKind, ...] = ("CodeRun", "DocsRun")
 
 
@@ -111,6 +112,35 @@ class Intake:
             usage=CODE.usage,
         )
         return await self._carry_out(Parsed((), (missing,)), origin, config, marker)
+
+    async def on_check_run(self, event: sansio.Event) -> Outcome | None:
+        """The Cancel / Retry buttons (`requested_action`) and "Re-run" (`rerequested`) on our check runs."""
+        check = event.data.get("check_run") or {}
+        run_name = check.get("external_id") or ""
+        if str((check.get("app") or {}).get("id")) != str(self.github.app_id) or not re.fullmatch(
+            RUN_NAME, run_name
+        ):
+            return None  # another App's check run
+        run = await self._find_run(run_name)
+        if run is None:
+            return Outcome(f"check run for unknown run {run_name}")
+        origin = from_check_run(event.data, event.delivery_id, run["metadata"].get("annotations") or {})
+        if policy.is_automation(origin.sender, origin.sender_type):
+            return Outcome(f"ignored check run action by {origin.sender}")
+        identifier = (event.data.get("requested_action") or {}).get("identifier", feedback.RETRY_ACTION)
+        line = CommandLine(0, f"/{identifier} {run_name}")
+        spec = CANCEL if identifier == feedback.CANCEL_ACTION else RETRY
+        args = CancelArgs(run=run_name) if spec is CANCEL else RetryArgs(run=run_name)
+        parsed = Parsed((Accepted(line, 0, spec, args),))
+        config = await self.task_config.get()
+        return await self._carry_out(parsed, origin, config, f"check-run-{event.delivery_id}")
+
+    async def _find_run(self, name: str) -> dict[str, Any] | None:
+        for kind in RUN_KINDS:
+            run = await self.kube.get_run(kind, self.namespace, name)
+            if run is not None:
+                return run
+        return None
 
     # --- the common path ------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 from kubernetes_asyncio import client, config
@@ -197,3 +197,81 @@ class Kube:
         except ApiException as exc:
             return f"kubernetes: {exc.status} {exc.reason} reading {CONFIGMAP_NAME} in {namespace}"
         return None
+
+    # --- what the controller needs -------------------------------------------------------------
+
+    async def get_job(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The Job as a plain dict (camelCase, like the API sends it), or None."""
+        with kubernetes_failures(f"reading Job {name}"):
+            try:
+                job = await self.batch.read_namespaced_job(
+                    name, namespace, _request_timeout=REQUEST_TIMEOUT_SECONDS
+                )
+            except ApiException as exc:
+                if exc.status == 404:
+                    return None
+                raise
+        as_dict: dict[str, Any] = self.api.sanitize_for_serialization(job)
+        return as_dict
+
+    async def termination_message(self, namespace: str, job_name: str) -> str | None:
+        """The first terminated container's message among the Job's Pods (the agent's JSON result)."""
+        with kubernetes_failures(f"listing the Pods of Job {job_name}"):
+            pods = await self.core.list_namespaced_pod(
+                namespace,
+                label_selector=f"batch.kubernetes.io/job-name={job_name}",
+                _request_timeout=REQUEST_TIMEOUT_SECONDS,
+            )
+        for pod in pods.items:
+            for container in (pod.status.container_statuses if pod.status else None) or []:
+                terminated = container.state.terminated if container.state else None
+                if terminated is not None and terminated.message:
+                    return str(terminated.message)
+        return None
+
+    async def create_if_absent(self, manifest: dict[str, Any]) -> bool:
+        """Create a ConfigMap, PVC or Job; False when it already exists (409 is success)."""
+        kind, namespace, name = (
+            manifest["kind"],
+            manifest["metadata"]["namespace"],
+            manifest["metadata"]["name"],
+        )
+        with kubernetes_failures(f"creating {kind} {name}"):
+            try:
+                # The client serializes dict bodies as they are; its stubs only name the model classes.
+                if kind == "ConfigMap":
+                    await self.core.create_namespaced_config_map(
+                        namespace,
+                        cast(client.V1ConfigMap, manifest),
+                        _request_timeout=REQUEST_TIMEOUT_SECONDS,
+                    )
+                elif kind == "PersistentVolumeClaim":
+                    await self.core.create_namespaced_persistent_volume_claim(
+                        namespace,
+                        cast(client.V1PersistentVolumeClaim, manifest),
+                        _request_timeout=REQUEST_TIMEOUT_SECONDS,
+                    )
+                elif kind == "Job":
+                    await self.batch.create_namespaced_job(
+                        namespace, cast(client.V1Job, manifest), _request_timeout=REQUEST_TIMEOUT_SECONDS
+                    )
+                else:
+                    raise ValueError(f"create_if_absent does not create {kind}")
+            except ApiException as exc:
+                if exc.status == 409:
+                    return False
+                raise
+        return True
+
+    async def delete_job(self, namespace: str, name: str) -> bool:
+        """Delete a Job and (in the background) its Pods; False when it was already gone."""
+        with kubernetes_failures(f"deleting Job {name}"):
+            try:
+                await self.batch.delete_namespaced_job(
+                    name, namespace, propagation_policy="Background", _request_timeout=REQUEST_TIMEOUT_SECONDS
+                )
+            except ApiException as exc:
+                if exc.status == 404:
+                    return False
+                raise
+        return True

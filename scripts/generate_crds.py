@@ -1,7 +1,7 @@
 """Write k8s/crds/*.yaml from the resource models (the single source of truth).
 
-    python scripts/generate_crds.py          # rewrite the files
-    python scripts/generate_crds.py --check  # exit 1 if they are out of date
+python scripts/generate_crds.py          # rewrite the files
+python scripts/generate_crds.py --check  # exit 1 if they are out of date
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ def rendered() -> dict[Path, str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--check", action="store_true", help="only compare, do not write")
     args = parser.parse_args()
     stale = [path for path, text in rendered().items() if not path.exists() or path.read_text() != text]

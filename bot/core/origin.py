@@ -102,6 +102,17 @@ def from_issue_labeled(data: dict[str, Any], delivery_id: str) -> Origin:
     )
 
 
+def from_check_run(data: dict[str, Any], delivery_id: str, run_annotations: dict[str, str]) -> Origin:
+    """A Retry / Cancel button press on one of our check runs: the issue comes from the run it shows."""
+    previous = from_annotations(run_annotations)
+    return Origin(
+        **_common(data, delivery_id, "check_run"),
+        issue_number=int(previous.get("issue", "0")),
+        is_pull_request=previous.get("pull-request") == "true",
+        head_sha=data["check_run"].get("head_sha") or previous.get("head-sha"),
+    )
+
+
 def from_annotations(annotations: dict[str, str]) -> dict[str, str]:
     """The origin annotations of a run, keyed without the prefix."""
     return {

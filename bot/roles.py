@@ -1,4 +1,5 @@
-"""Assembles the `serve` role: clients for GitHub and Kubernetes, the intake handlers, the web app."""
+"""Assembles the roles from their parts: `serve` (clients, intake handlers, web app) and `controller`
+(reconciler and reporter under one Lease)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ import aiohttp
 from aiohttp import web
 
 from bot.config import Settings
+from bot.controller import Controller, ControllerOptions
 from bot.github import GitHubApp
 from bot.handlers import build_router
 from bot.intake import Intake
-from bot.kube import Kube, api_client
+from bot.kube import Kube, TaskConfigUnavailable, api_client
 from bot.metrics import WebhookMetrics
+from bot.reporter import Reporter
+from bot.templates import default_templates_dir
 from bot.webhook import create_app
 
 GITHUB_READY_CACHE_SECONDS = 300.0
@@ -64,3 +68,34 @@ async def create_serve_app(settings: Settings) -> web.Application:
 
     app.on_cleanup.append(close)
     return app
+
+
+class ControllerCannotStart(Exception):
+    """The controller refuses to start (one line for the operator)."""
+
+
+async def run_controller_role(settings: Settings, options: ControllerOptions | None = None) -> None:
+    """Reconciler and reporter; with leader election unless `options` says otherwise."""
+    namespace = settings.orchestrator.namespace
+    async with aiohttp.ClientSession() as session, api_client(settings.kubeconfig) as api:
+        kube = Kube(api)
+        try:
+            config = await kube.read_task_config(namespace)
+        except TaskConfigUnavailable as exc:
+            raise ControllerCannotStart(
+                f"{exc} (the controller does not start without its job settings)"
+            ) from None
+        options = options or ControllerOptions(
+            namespace=namespace, templates_dir=settings.orchestrator.templates_dir or default_templates_dir()
+        )
+        github = GitHubApp(
+            session,
+            app_id=settings.github.app_id,
+            private_key=settings.private_key_pem(),
+            api_url=settings.github.api_base,
+        )
+        reporter = Reporter(github, kube, namespace)
+        controller = Controller(kube, config, options)
+        controller.run_listeners.append(reporter.on_run)
+        controller.leader_tasks.append(reporter.run)
+        await controller.run_with_leader_election()

@@ -1,0 +1,295 @@
+"""The controller: watch runs and their Jobs, reconcile each run, carry out the plan.
+
+watch (list + watch from the list's resourceVersion, re-list on 410) -> de-duplicating work queue ->
+`bot.core.reconcile.reconcile` (pure) -> create children / delete Job / patch status here. Only the
+holder of the Lease acts, so several replicas can run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from kubernetes_asyncio import watch
+from kubernetes_asyncio.client.exceptions import ApiException
+from kubernetes_asyncio.leaderelection import electionconfig, leaderelection
+from kubernetes_asyncio.leaderelection.resourcelock.leaselock import LeaseLock
+
+from bot.core import jobs, render
+from bot.core.reconcile import DeleteJob, EnsureChildren, Observed, RequeueAfter, UpdateStatus, reconcile
+from bot.core.resources import GROUP, PLURALS, VERSION, RunKind
+from bot.core.taskconfig import TaskConfig
+from bot.errors import KubernetesUnavailable
+from bot.kube import Kube, kubernetes_failures
+from bot.templates import load_template_sources
+from bot.workqueue import WorkQueue
+
+log = logging.getLogger(__name__)
+
+RunKey = tuple[RunKind, str]
+RunListener = Callable[[dict[str, Any]], Awaitable[None]]
+RUN_KINDS: tuple[RunKind, ...] = ("DocsRun", "CodeRun")
+WATCH_TIMEOUT_SECONDS = 240
+WATCH_RETRY_SECONDS = 1.0
+
+
+@dataclass
+class ControllerOptions:
+    namespace: str
+    templates_dir: Path
+    workers: int = 4
+    resync_seconds: float = 300.0
+    lease_name: str = "orchestrator-controller"
+    lease_duration: float = 15.0
+    renew_deadline: float = 10.0
+    retry_period: float = 2.0
+    identity: str = field(
+        default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    )
+
+
+class Controller:
+    def __init__(self, kube: Kube, config: TaskConfig, options: ControllerOptions) -> None:
+        self.kube = kube
+        self.config = config
+        self.options = options
+        self.templates = load_template_sources(options.templates_dir)
+        self.queue: WorkQueue[RunKey] = WorkQueue()
+        self.run_listeners: list[RunListener] = []
+        self.leader_tasks: list[Callable[[], Coroutine[Any, Any, None]]] = []
+        """More work that only the Lease holder does (the reporter), run beside the reconcile loops."""
+        self.leading = asyncio.Event()
+
+    # --- leadership -----------------------------------------------------------------------------
+
+    async def run_with_leader_election(self) -> None:
+        """Campaign for the Lease forever; act only while holding it."""
+        lock = LeaseLock(
+            self.options.lease_name, self.options.namespace, self.options.identity, self.kube.api
+        )
+        while True:
+            election = leaderelection.LeaderElection(
+                electionconfig.Config(
+                    lock,
+                    lease_duration=self.options.lease_duration,
+                    renew_deadline=self.options.renew_deadline,
+                    retry_period=self.options.retry_period,
+                    onstarted_leading=self._lead,
+                    onstopped_leading=self._stop_leading,
+                )
+            )
+            try:
+                await election.run()
+            except (OSError, TimeoutError, ApiException) as exc:
+                log.warning("leader election interrupted: %s", exc)
+            self.leading.clear()
+            await asyncio.sleep(self.options.retry_period)
+
+    async def _lead(self) -> None:
+        log.info("acquired the lease %s as %s", self.options.lease_name, self.options.identity)
+        self.leading.set()
+        try:
+            await self.run()
+        finally:
+            self.leading.clear()
+
+    async def _stop_leading(self) -> None:
+        log.warning("lost the lease %s; stopping work", self.options.lease_name)
+        self.leading.clear()
+
+    # --- the loops --------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Watch, resync and work until cancelled."""
+        async with asyncio.TaskGroup() as group:
+            for kind in RUN_KINDS:
+                group.create_task(self._watch_runs(kind))
+            group.create_task(self._watch_jobs())
+            group.create_task(self._resync())
+            for _ in range(self.options.workers):
+                group.create_task(self._work())
+            for task in self.leader_tasks:
+                group.create_task(task())
+
+    async def _watch_runs(self, kind: RunKind) -> None:
+        plural = PLURALS[kind]
+        while True:
+            try:
+                with kubernetes_failures(f"listing {plural}"):
+                    listing = await self.kube.custom.list_namespaced_custom_object(
+                        GROUP, VERSION, self.options.namespace, plural
+                    )
+                for run in listing.get("items", []):
+                    await self._on_run(kind, run)
+                version = listing["metadata"]["resourceVersion"]
+                await self._follow(
+                    self.kube.custom.list_namespaced_custom_object,
+                    (GROUP, VERSION, self.options.namespace, plural),
+                    version,
+                    partial(self._on_run_event, kind),
+                )
+            except (KubernetesUnavailable, ApiException, OSError) as exc:
+                log.warning("watch of %s interrupted: %s; listing again", plural, exc)
+                await asyncio.sleep(WATCH_RETRY_SECONDS)
+
+    async def _watch_jobs(self) -> None:
+        while True:
+            try:
+                with kubernetes_failures("listing Jobs"):
+                    listing = await self.kube.batch.list_namespaced_job(self.options.namespace)
+                for job in listing.items:
+                    self._on_job(self.kube.api.sanitize_for_serialization(job))
+                await self._follow(
+                    self.kube.batch.list_namespaced_job,
+                    (self.options.namespace,),
+                    listing.metadata.resource_version,
+                    self._on_job_event,
+                )
+            except (KubernetesUnavailable, ApiException, OSError) as exc:
+                log.warning("watch of Jobs interrupted: %s; listing again", exc)
+                await asyncio.sleep(WATCH_RETRY_SECONDS)
+
+    async def _follow(
+        self,
+        list_function: Callable[..., Any],
+        args: tuple[Any, ...],
+        resource_version: str,
+        on_event: Callable[[dict[str, Any]], Awaitable[None] | None],
+    ) -> None:
+        """Watch from `resource_version`, resuming from the last seen version when the server ends the
+        stream; an ApiException 410 (history expired) propagates so the caller lists again."""
+        while True:
+            stream = watch.Watch()
+            async with stream:
+                async for event in stream.stream(
+                    list_function,
+                    *args,
+                    resource_version=resource_version,
+                    timeout_seconds=WATCH_TIMEOUT_SECONDS,
+                ):
+                    result = on_event(event)
+                    if result is not None:
+                        await result
+                resource_version = stream.resource_version or resource_version
+
+    async def _on_run_event(self, kind: RunKind, event: dict[str, Any]) -> None:
+        if event["type"] in ("ADDED", "MODIFIED"):
+            await self._on_run(kind, event["raw_object"])
+        elif event["type"] == "DELETED":
+            await self._notify(event["raw_object"])
+
+    async def _on_run(self, kind: RunKind, run: dict[str, Any]) -> None:
+        self.queue.add((kind, run["metadata"]["name"]))
+        await self._notify(run)
+
+    async def _notify(self, run: dict[str, Any]) -> None:
+        for listener in self.run_listeners:
+            try:
+                await listener(run)
+            except Exception:
+                log.exception("run listener failed for %s", run["metadata"].get("name"))
+
+    def _on_job_event(self, event: dict[str, Any]) -> None:
+        self._on_job(event["raw_object"])
+
+    def _on_job(self, job: dict[str, Any]) -> None:
+        for owner in (job.get("metadata") or {}).get("ownerReferences") or []:
+            if owner.get("apiVersion") == f"{GROUP}/{VERSION}" and owner.get("kind") in RUN_KINDS:
+                self.queue.add((owner["kind"], owner["name"]))
+
+    async def _resync(self) -> None:
+        """Level-triggered safety net: every run is looked at again now and then, and the job
+        settings are read again so an operator's change applies without a restart."""
+        while True:
+            await asyncio.sleep(self.options.resync_seconds)
+            try:
+                self.config = await self.kube.read_task_config(self.options.namespace)
+            except KubernetesUnavailable as exc:
+                log.error("keeping the last good task-controller-config: %s", exc)
+            for kind in RUN_KINDS:
+                try:
+                    for run in await self.kube.list_runs(kind, self.options.namespace):
+                        self.queue.add((kind, run["metadata"]["name"]))
+                except KubernetesUnavailable as exc:
+                    log.warning("resync of %s failed: %s", kind, exc)
+
+    async def _work(self) -> None:
+        while True:
+            key = await self.queue.get()
+            try:
+                await self.reconcile_one(*key)
+            except KubernetesUnavailable as exc:
+                delay = self.queue.retry(key)
+                log.warning("reconcile of %s/%s will be retried in %.1f s: %s", *key, delay, exc)
+            except Exception:
+                delay = self.queue.retry(key)
+                log.exception("reconcile of %s/%s failed; retrying in %.1f s", *key, delay)
+            else:
+                self.queue.forget(key)
+            finally:
+                self.queue.done(key)
+
+    # --- one run ----------------------------------------------------------------------------------
+
+    async def reconcile_one(self, kind: RunKind, name: str) -> None:
+        namespace = self.options.namespace
+        run = await self.kube.get_run(kind, namespace, name)
+        if run is None:
+            return
+        job = await self.kube.get_job(namespace, name)
+        finished_job = job is not None and (
+            (job.get("status") or {}).get("succeeded") or (job.get("status") or {}).get("failed")
+        )
+        message = await self.kube.termination_message(namespace, name) if finished_job else None
+        plan = reconcile(
+            Observed(run, job, message, datetime.now(UTC)),
+            self.config.cleanup,
+            self.config.job.active_deadline_seconds,
+        )
+        for action in sorted(plan.actions, key=lambda a: isinstance(a, UpdateStatus)):
+            if isinstance(action, EnsureChildren):
+                failure = await self._ensure_children(run)
+                if failure is not None:
+                    await self.kube.patch_run_status(kind, namespace, name, failure)
+                    return
+            elif isinstance(action, DeleteJob):
+                if await self.kube.delete_job(namespace, action.name):
+                    log.info("deleted Job %s: %s", action.name, action.why, extra={"run": name})
+            elif isinstance(action, RequeueAfter):
+                self.queue.add_after((kind, name), action.seconds)
+            elif isinstance(action, UpdateStatus):
+                await self.kube.patch_run_status(kind, namespace, name, action.status)
+                log.info("%s %s is %s", kind, name, action.status.get("phase"), extra={"run": name})
+
+    async def _ensure_children(self, run: dict[str, Any]) -> dict[str, Any] | None:
+        """Create ConfigMap, PVC (code) and Job if absent; a status that fails the run if the run
+        cannot be rendered (a bad template or config is not retried forever)."""
+        try:
+            context = render.build_context(run, self.config)
+            files = render.render_files(run["kind"], self.templates, context)
+            children = [jobs.configmap_manifest(run, files)]
+            if run["kind"] == "CodeRun":
+                children.append(jobs.pvc_manifest(run))
+            children.append(jobs.job_manifest(run, self.config))
+        except render.RenderError as exc:
+            log.error("cannot render run %s: %s", run["metadata"]["name"], exc)
+            now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            return {"phase": "Failed", "message": f"The run could not be rendered: {exc}", "lastUpdate": now}
+        for child in children:
+            if await self.kube.create_if_absent(child):
+                log.info(
+                    "created %s %s",
+                    child["kind"],
+                    child["metadata"]["name"],
+                    extra={"run": run["metadata"]["name"]},
+                )
+        return None

@@ -1,0 +1,199 @@
+"""Run state -> what GitHub should show: the tracking comment, the check run, the pull request.
+
+Pure: the reporter (bot/reporter.py) compares this with what it last reported (kept in the run's
+annotations) and sends only the difference, so a restart or a resync reports nothing twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.core.origin import ANNOTATION_PREFIX, from_annotations
+
+TRACKING_MARKER = "<!-- orchestrator-run: {namespace}/{name} -->"
+CANCEL_ACTION = "cancel"
+RETRY_ACTION = "retry"
+_PHASE_WORDS = {
+    None: ("⏳", "queued"),
+    "Pending": ("⏳", "queued"),
+    "Running": ("🏃", "running"),
+    "Succeeded": ("✅", "succeeded"),
+    "Failed": ("❌", "failed"),
+    "Cancelled": ("🚫", "cancelled"),
+}
+_CONCLUSIONS = {"Succeeded": "success", "Failed": "failure", "Cancelled": "cancelled"}
+
+
+@dataclass(frozen=True)
+class RunView:
+    """The fields of a run that feedback shows, read from its manifest."""
+
+    kind: str
+    name: str
+    namespace: str
+    phase: str | None
+    message: str | None
+    user: str
+    model: str
+    repository: str
+    issue_number: int
+    installation_id: int
+    created: str | None
+    last_update: str | None
+    task_id: int | None = None
+    service: str | None = None
+    context_version: int = 1
+    comment_id: int | None = None
+    head_sha: str | None = None
+    branch: str | None = None
+    pull_request_url: str | None = None
+    retry_of: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.phase in _CONCLUSIONS
+
+    @property
+    def title(self) -> str:
+        if self.kind == "CodeRun":
+            return f"code task-{self.task_id} ({self.service})"
+        return "docs"
+
+
+def run_view(run: dict[str, Any]) -> RunView:
+    metadata = run["metadata"]
+    origin = from_annotations(metadata.get("annotations") or {})
+    spec = run.get("spec") or {}
+    status = run.get("status") or {}
+    comment = origin.get("comment-id")
+    return RunView(
+        kind=run["kind"],
+        name=metadata["name"],
+        namespace=metadata.get("namespace", ""),
+        phase=status.get("phase"),
+        message=status.get("message"),
+        user=spec.get("githubUser", ""),
+        model=spec.get("model", ""),
+        repository=origin.get("repository", ""),
+        issue_number=int(origin.get("issue", "0")),
+        installation_id=int(origin.get("installation-id", "0")),
+        created=metadata.get("creationTimestamp"),
+        last_update=status.get("lastUpdate"),
+        task_id=spec.get("taskId"),
+        service=spec.get("service"),
+        context_version=int(spec.get("contextVersion", 1)),
+        comment_id=int(comment) if comment else None,
+        head_sha=origin.get("head-sha"),
+        branch=status.get("branch"),
+        pull_request_url=status.get("pullRequestUrl"),
+        retry_of=origin.get("retry-of"),
+    )
+
+
+def elapsed(start: str | None, end: str | None) -> str:
+    if not start or not end:
+        return "-"
+    seconds = int((_parse(end) - _parse(start)).total_seconds())
+    if seconds < 0:
+        return "-"
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes}m" if hours else f"{minutes}m {seconds}s" if minutes else f"{seconds}s"
+
+
+def _parse(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def tracking_marker(view: RunView) -> str:
+    return TRACKING_MARKER.format(namespace=view.namespace, name=view.name)
+
+
+def tracking_comment(view: RunView) -> str:
+    """The one comment per run, edited in place as the phase changes."""
+    icon, word = _PHASE_WORDS.get(view.phase, ("⏳", "queued"))
+    rows = [
+        ("Run", f"`{view.name}`"),
+        ("Kind", view.kind),
+        *([("Task", f"{view.task_id}"), ("Service", f"`{view.service}`")] if view.kind == "CodeRun" else []),
+        ("Model", f"`{view.model}`"),
+        ("User", f"@{view.user}"),
+        ("Elapsed", elapsed(view.created, view.last_update)),
+    ]
+    if view.kind == "CodeRun" and view.context_version > 1:
+        rows.append(("Attempt", str(view.context_version)))
+    if view.branch:
+        rows.append(("Branch", f"`{view.branch}`"))
+    if view.pull_request_url:
+        rows.append(("Pull request", view.pull_request_url))
+    table = "\n".join(f"| {key} | {value} |" for key, value in rows)
+    lines = [f"{icon} **{view.title}** is **{word}**", "", "| | |", "|---|---|", table]
+    if view.phase == "Failed" and view.message:
+        lines += [
+            "",
+            f"**Why it failed:** {view.message}",
+            "",
+            "Comment `/retry` (optionally with what to do differently) to try again.",
+        ]
+    elif view.phase == "Cancelled" and view.message:
+        lines += ["", view.message]
+    elif view.phase in (None, "Pending", "Running"):
+        lines += ["", "Comment `/cancel` to stop it."]
+    lines += ["", tracking_marker(view)]
+    return "\n".join(lines)
+
+
+def check_run_name(view: RunView) -> str:
+    return f"orchestrator / {view.title}"
+
+
+def check_run_state(view: RunView) -> dict[str, Any]:
+    """The check run's fields (no id): status, conclusion, output and the buttons that apply now."""
+    _, word = _PHASE_WORDS.get(view.phase, ("⏳", "queued"))
+    summary = tracking_comment(view).replace(tracking_marker(view), "").strip()
+    state: dict[str, Any] = {
+        "name": check_run_name(view),
+        "external_id": view.name,
+        "output": {"title": f"{view.title}: {word}", "summary": summary},
+    }
+    if view.phase in _CONCLUSIONS:
+        state["status"] = "completed"
+        state["conclusion"] = _CONCLUSIONS[view.phase]
+        if view.last_update:
+            state["completed_at"] = view.last_update
+    else:
+        state["status"] = "in_progress" if view.phase == "Running" else "queued"
+    if view.phase in ("Failed", "Cancelled"):
+        state["actions"] = [
+            {"label": "Retry", "description": "Start a new run from this one", "identifier": RETRY_ACTION}
+        ]
+    elif not view.finished:
+        state["actions"] = [{"label": "Cancel", "description": "Stop this run", "identifier": CANCEL_ACTION}]
+    else:
+        state["actions"] = []
+    return state
+
+
+def pull_request(view: RunView) -> dict[str, str]:
+    """Title and body of the PR the bot opens when the agent pushed a branch but opened none."""
+    what = f"Task {view.task_id} for {view.service}" if view.kind == "CodeRun" else "Documentation update"
+    body = (
+        f"{what}, made by the coding agent run `{view.name}` for @{view.user}.\n\n"
+        f"Requested in #{view.issue_number}.\n\n<!-- orchestrator-run: {view.namespace}/{view.name} -->"
+    )
+    return {"title": f"{what} ({view.name})", "body": body}
+
+
+def fingerprint(content: Any) -> str:
+    """A short digest of what was last reported, stored in an annotation to skip repeats."""
+    return hashlib.sha256(repr(content).encode()).hexdigest()[:16]
+
+
+REPORTED_COMMENT = ANNOTATION_PREFIX + "reported-comment"
+REPORTED_CHECK = ANNOTATION_PREFIX + "reported-check"
+TRACKING_COMMENT_ID = ANNOTATION_PREFIX + "tracking-comment-id"
+CHECK_RUN_ID = ANNOTATION_PREFIX + "check-run-id"
+REACTION = ANNOTATION_PREFIX + "reaction"

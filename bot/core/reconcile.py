@@ -1,0 +1,218 @@
+"""Level-based reconcile: what is observed about a run and its Job -> actions and the run's status.
+
+One function for every situation (new run, restart, resync, Job event, cancel): it looks only at the
+current state, so running it twice, or after a crash, does no harm. Children have names derived from
+the run, so "create" is always "create if absent".
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from bot.core.resources import FINISHED_PHASES, Phase
+from bot.core.taskconfig import CleanupConfig
+
+CANCEL_ANNOTATION = "orchestrator.platform/cancel-requested-by"
+MAX_CONDITIONS = 10
+_RESULT_KEYS = ("branch", "pullRequestUrl", "commit", "sessionId")
+
+JobState = Literal["absent", "pending", "running", "succeeded", "failed"]
+
+
+@dataclass(frozen=True)
+class EnsureChildren:
+    """Render and create the ConfigMap, the workspace PVC (code) and the Job, each if absent."""
+
+
+@dataclass(frozen=True)
+class DeleteJob:
+    name: str
+    why: str
+
+
+@dataclass(frozen=True)
+class UpdateStatus:
+    status: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RequeueAfter:
+    seconds: float
+
+
+Action = EnsureChildren | DeleteJob | UpdateStatus | RequeueAfter
+
+
+@dataclass(frozen=True)
+class Observed:
+    run: dict[str, Any]
+    job: dict[str, Any] | None
+    termination_message: str | None
+    """The agent container's termination message, once the Job has finished."""
+    now: datetime
+
+
+@dataclass
+class Plan:
+    actions: list[Action] = field(default_factory=list)
+
+
+def job_state(job: dict[str, Any] | None) -> tuple[JobState, str | None, str | None]:
+    """(state, reason, message) of a Job, from its conditions first (they are final), then counters."""
+    if job is None:
+        return "absent", None, None
+    status = job.get("status") or {}
+    conditions = {c.get("type"): c for c in status.get("conditions") or [] if c.get("status") == "True"}
+    for kind in ("Failed", "FailureTarget"):
+        if kind in conditions:
+            return "failed", conditions[kind].get("reason"), conditions[kind].get("message")
+    for kind in ("Complete", "SuccessCriteriaMet"):
+        if kind in conditions:
+            return "succeeded", None, None
+    if status.get("failed"):
+        return "failed", "PodFailed", None
+    if status.get("succeeded"):
+        return "succeeded", None, None
+    if status.get("active"):
+        return "running", None, None
+    return "pending", None, None
+
+
+def agent_result(termination_message: str | None) -> dict[str, str]:
+    """The JSON the agent's script wrote; anything unreadable is ignored rather than trusted."""
+    if not termination_message:
+        return {}
+    try:
+        data = json.loads(termination_message)
+    except (ValueError, RecursionError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    result = {key: data[key] for key in _RESULT_KEYS if isinstance(data.get(key), str) and data[key]}
+    url = result.get("pullRequestUrl", "")
+    if url and not url.startswith("https://"):
+        del result["pullRequestUrl"]
+    return result
+
+
+def _failure_message(reason: str | None, message: str | None, deadline: int | None) -> str:
+    if reason == "DeadlineExceeded":
+        return f"The agent did not finish within its deadline ({deadline} s) and was stopped."
+    if reason == "BackoffLimitExceeded":
+        return "The agent exited with an error." + (f" {message}" if message else "")
+    return f"The Job failed ({reason or 'unknown reason'})." + (f" {message}" if message else "")
+
+
+def _timestamp(now: datetime) -> str:
+    return now.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _finished_at(job: dict[str, Any]) -> datetime | None:
+    status = job.get("status") or {}
+    stamp = status.get("completionTime")
+    if stamp is None:
+        for condition in status.get("conditions") or []:
+            if condition.get("type") in ("Failed", "Complete") and condition.get("status") == "True":
+                stamp = condition.get("lastTransitionTime")
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None
+
+
+def _with_phase(
+    status: dict[str, Any], phase: Phase, message: str, reason: str, now: datetime
+) -> dict[str, Any]:
+    """`status` moved to `phase`, with a condition recording the transition."""
+    updated = {**status, "phase": phase, "message": message}
+    if status.get("phase") != phase:
+        condition = {
+            "type": phase,
+            "status": "True",
+            "lastTransitionTime": _timestamp(now),
+            "reason": reason,
+            "message": message,
+        }
+        updated["conditions"] = [*(status.get("conditions") or []), condition][-MAX_CONDITIONS:]
+    return updated
+
+
+def reconcile(observed: Observed, cleanup: CleanupConfig, deadline_seconds: int | None = None) -> Plan:
+    run = observed.run
+    metadata = run["metadata"]
+    name = metadata["name"]
+    current: dict[str, Any] = dict(run.get("status") or {})
+    phase = current.get("phase")
+    state, reason, job_message = job_state(observed.job)
+    plan = Plan()
+    if metadata.get("deletionTimestamp"):
+        return plan  # ownerReferences remove the children
+
+    desired = dict(current)
+    if run.get("kind") == "CodeRun":
+        version = int(run["spec"].get("contextVersion", 1))
+        desired.update(contextVersion=version, retryCount=version - 1)
+
+    cancel_by = (metadata.get("annotations") or {}).get(CANCEL_ANNOTATION)
+    if phase in FINISHED_PHASES:
+        _clean_up_finished(observed, phase, cleanup, plan)
+    elif cancel_by:
+        if observed.job is not None:
+            plan.actions.append(DeleteJob(name, f"cancelled by {cancel_by}"))
+        desired = _with_phase(
+            desired, "Cancelled", f"Cancelled by @{cancel_by}.", "CancelRequested", observed.now
+        )
+    elif state == "absent":
+        if current.get("jobName") and phase == "Running":
+            desired = _with_phase(
+                desired, "Failed", "The Job was deleted before it finished.", "JobDeleted", observed.now
+            )
+        else:
+            plan.actions.append(EnsureChildren())
+            desired.update(jobName=name, configmapName=f"{name}-files")
+            desired = _with_phase(
+                desired, "Pending", "Waiting for the agent to start.", "JobCreated", observed.now
+            )
+    elif state in ("pending", "running"):
+        desired.update(jobName=name, configmapName=f"{name}-files")
+        if state == "running":
+            desired = _with_phase(desired, "Running", "The agent is working.", "JobActive", observed.now)
+        elif phase is None:
+            desired = _with_phase(
+                desired, "Pending", "Waiting for the agent to start.", "JobCreated", observed.now
+            )
+    else:
+        desired.update(
+            jobName=name, configmapName=f"{name}-files", **agent_result(observed.termination_message)
+        )
+        if state == "succeeded":
+            summary = "The agent finished" + (
+                f" and pushed `{desired['branch']}`." if "branch" in desired else "."
+            )
+            desired = _with_phase(desired, "Succeeded", summary, "JobComplete", observed.now)
+        else:
+            failure = _failure_message(reason, job_message, deadline_seconds)
+            desired = _with_phase(desired, "Failed", failure, reason or "JobFailed", observed.now)
+        _clean_up_finished(observed, desired["phase"], cleanup, plan)
+
+    if _without_timestamps(desired) != _without_timestamps(current):
+        desired["lastUpdate"] = _timestamp(observed.now)
+        plan.actions.insert(0, UpdateStatus(desired))
+    return plan
+
+
+def _clean_up_finished(observed: Observed, phase: str, cleanup: CleanupConfig, plan: Plan) -> None:
+    """Finished Jobs go after a TTL (short on success, long on failure); the run keeps its status."""
+    if observed.job is None:
+        return
+    finished = _finished_at(observed.job) or observed.now
+    ttl = cleanup.succeeded_ttl_seconds if phase == "Succeeded" else cleanup.failed_ttl_seconds
+    remaining = (finished + timedelta(seconds=ttl) - observed.now).total_seconds()
+    if phase == "Cancelled" or remaining <= 0:
+        plan.actions.append(DeleteJob(observed.run["metadata"]["name"], f"{phase.lower()} Job past its TTL"))
+    else:
+        plan.actions.append(RequeueAfter(remaining))
+
+
+def _without_timestamps(status: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in status.items() if key != "lastUpdate"}

@@ -1,0 +1,232 @@
+"""The reporter: makes GitHub show what a run's state says (inside the `controller` role).
+
+Driven by run events from the controller's watch, it reads only the run (origin annotations, spec,
+status) and records what it has reported in the run's annotations, so a restart or a resync neither
+loses nor repeats anything:
+- 👀 on the command comment, once;
+- one tracking comment, found again by its hidden marker, edited when its text changes;
+- a check run on the PR's head commit, with Cancel / Retry buttons;
+- the pull request: the agent's, an open one for the pushed branch, or one the bot opens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from gidgethub import InvalidField, ValidationError
+
+from bot.core import feedback
+from bot.core.feedback import RunView
+from bot.core.origin import ANNOTATION_PREFIX
+from bot.core.resources import RunKind
+from bot.errors import GitHubUnavailable, KubernetesUnavailable
+from bot.github import GitHubApp, GitHubClient, github_failures
+from bot.kube import Kube
+from bot.workqueue import WorkQueue
+
+log = logging.getLogger(__name__)
+
+POSTING_COMMENT = ANNOTATION_PREFIX + "posting-comment"
+POSTING_CHECK = ANNOTATION_PREFIX + "posting-check-run"
+RunKey = tuple[RunKind, str]
+
+
+class Reporter:
+    def __init__(self, github: GitHubApp, kube: Kube, namespace: str, workers: int = 2) -> None:
+        self.github = github
+        self.kube = kube
+        self.namespace = namespace
+        self.workers = workers
+        self.queue: WorkQueue[RunKey] = WorkQueue(base_backoff=1.0, max_backoff=120.0)
+
+    async def on_run(self, run: dict[str, Any]) -> None:
+        """Run listener for the controller's watch."""
+        if ANNOTATION_PREFIX + "installation-id" in (run["metadata"].get("annotations") or {}):
+            self.queue.add((run["kind"], run["metadata"]["name"]))
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(self.workers):
+                group.create_task(self._work())
+
+    async def _work(self) -> None:
+        while True:
+            key = await self.queue.get()
+            try:
+                await self.report(*key)
+            except (GitHubUnavailable, KubernetesUnavailable) as exc:
+                log.warning("reporting %s/%s will be retried in %.1f s: %s", *key, self.queue.retry(key), exc)
+            except Exception:
+                log.exception("reporting %s/%s failed; retrying in %.1f s", *key, self.queue.retry(key))
+            else:
+                self.queue.forget(key)
+            finally:
+                self.queue.done(key)
+
+    async def report(self, kind: RunKind, name: str) -> None:
+        run = await self.kube.get_run(kind, self.namespace, name)
+        if run is None or run["metadata"].get("deletionTimestamp"):
+            return
+        view = feedback.run_view(run)
+        annotations: dict[str, str] = run["metadata"].get("annotations") or {}
+        client = await self.github.installation_client(view.installation_id)
+        done: dict[str, str | None] = {}
+        wants_link = view.phase == "Succeeded" and view.branch and not view.pull_request_url
+        # The status change linking makes comes back as an event; the comment then shows the link.
+        if wants_link and await self._link_pull_request(client, run, view):
+            return
+        if view.comment_id and feedback.REACTION not in annotations:
+            await self._react(client, view)
+            done[feedback.REACTION] = "eyes"
+        done.update(await self._tracking_comment(client, run, view, annotations))
+        if view.head_sha:
+            done.update(await self._check_run(client, run, view, annotations))
+        if done:
+            await self.kube.patch_run(kind, self.namespace, name, {"metadata": {"annotations": done}})
+
+    # --- the pieces --------------------------------------------------------------------------------
+
+    async def _react(self, client: GitHubClient, view: RunView) -> None:
+        owner, repo = view.repository.split("/", 1)
+        with github_failures("adding a reaction"):
+            await client.post(
+                "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions",
+                url_vars={"owner": owner, "repo": repo, "comment_id": str(view.comment_id)},
+                data={"content": "eyes"},
+            )
+
+    async def _tracking_comment(
+        self, client: GitHubClient, run: dict[str, Any], view: RunView, annotations: dict[str, str]
+    ) -> dict[str, str | None]:
+        body = feedback.tracking_comment(view)
+        fingerprint = feedback.fingerprint(body)
+        owner, repo = view.repository.split("/", 1)
+        comment_id = annotations.get(feedback.TRACKING_COMMENT_ID)
+        if comment_id is None and annotations.get(POSTING_COMMENT):
+            comment_id = await self._find_tracking_comment(client, view)
+        with github_failures("writing the tracking comment"):
+            if comment_id is None:
+                # Recorded before posting: after a crash right after the POST, the next attempt
+                # looks for the comment by its marker instead of posting a second one.
+                await self._annotate(run, {POSTING_COMMENT: "true"})
+                created = await client.post(
+                    "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+                    url_vars={"owner": owner, "repo": repo, "issue_number": str(view.issue_number)},
+                    data={"body": body},
+                )
+                comment_id = str(created["id"])
+            elif annotations.get(feedback.REPORTED_COMMENT) != fingerprint:
+                await client.patch(
+                    "/repos/{owner}/{repo}/issues/comments/{comment_id}",
+                    url_vars={"owner": owner, "repo": repo, "comment_id": comment_id},
+                    data={"body": body},
+                )
+            else:
+                return {}
+        return {
+            feedback.TRACKING_COMMENT_ID: comment_id,
+            feedback.REPORTED_COMMENT: fingerprint,
+            POSTING_COMMENT: None,
+        }
+
+    async def _find_tracking_comment(self, client: GitHubClient, view: RunView) -> str | None:
+        owner, repo = view.repository.split("/", 1)
+        marker = feedback.tracking_marker(view)
+        with github_failures("looking for the tracking comment"):
+            async for comment in client.getiter(
+                "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+                {"owner": owner, "repo": repo, "issue_number": str(view.issue_number)},
+            ):
+                if marker in (comment.get("body") or ""):
+                    return str(comment["id"])
+        return None
+
+    async def _check_run(
+        self, client: GitHubClient, run: dict[str, Any], view: RunView, annotations: dict[str, str]
+    ) -> dict[str, str | None]:
+        state = feedback.check_run_state(view)
+        fingerprint = feedback.fingerprint(state)
+        owner, repo = view.repository.split("/", 1)
+        check_id = annotations.get(feedback.CHECK_RUN_ID)
+        if check_id is None and annotations.get(POSTING_CHECK):
+            check_id = await self._find_check_run(client, view)
+        with github_failures("writing the check run"):
+            if check_id is None:
+                await self._annotate(run, {POSTING_CHECK: "true"})
+                created = await client.post(
+                    "/repos/{owner}/{repo}/check-runs",
+                    url_vars={"owner": owner, "repo": repo},
+                    data={**state, "head_sha": view.head_sha},
+                )
+                check_id = str(created["id"])
+            elif annotations.get(feedback.REPORTED_CHECK) != fingerprint:
+                await client.patch(
+                    "/repos/{owner}/{repo}/check-runs/{check_run_id}",
+                    url_vars={"owner": owner, "repo": repo, "check_run_id": check_id},
+                    data=state,
+                )
+            else:
+                return {}
+        return {feedback.CHECK_RUN_ID: check_id, feedback.REPORTED_CHECK: fingerprint, POSTING_CHECK: None}
+
+    async def _find_check_run(self, client: GitHubClient, view: RunView) -> str | None:
+        owner, repo = view.repository.split("/", 1)
+        with github_failures("looking for the check run"):
+            answer = await client.getitem(
+                "/repos/{owner}/{repo}/commits/{ref}/check-runs{?check_name}",
+                url_vars={
+                    "owner": owner,
+                    "repo": repo,
+                    "ref": str(view.head_sha),
+                    "check_name": feedback.check_run_name(view),
+                },
+            )
+        for check in answer.get("check_runs", []):
+            if check.get("external_id") == view.name:
+                return str(check["id"])
+        return None
+
+    async def _link_pull_request(self, client: GitHubClient, run: dict[str, Any], view: RunView) -> bool:
+        """Fill `status.pullRequestUrl`; False if GitHub refuses for good (e.g. the branch is gone)."""
+        owner, repo = view.repository.split("/", 1)
+        base = run["spec"].get("branch") or run["spec"].get("sourceBranch")
+        url = await self._open_pull_request_for(client, owner, repo, str(view.branch))
+        if url is None:
+            content = feedback.pull_request(view)
+            try:
+                with github_failures("opening the pull request"):
+                    created = await client.post(
+                        "/repos/{owner}/{repo}/pulls",
+                        url_vars={"owner": owner, "repo": repo},
+                        data={**content, "head": view.branch, "base": base},
+                    )
+                url = str(created["html_url"])
+                log.info("opened %s for %s", url, view.name, extra={"run": view.name})
+            except (InvalidField, ValidationError) as exc:
+                # "A pull request already exists": someone (or a previous attempt) was faster.
+                url = await self._open_pull_request_for(client, owner, repo, str(view.branch))
+                if url is None:
+                    log.warning(
+                        "GitHub refused a pull request for %s: %s", view.branch, exc, extra={"run": view.name}
+                    )
+                    return False
+        await self.kube.patch_run_status(run["kind"], self.namespace, view.name, {"pullRequestUrl": url})
+        return True
+
+    async def _open_pull_request_for(
+        self, client: GitHubClient, owner: str, repo: str, branch: str
+    ) -> str | None:
+        with github_failures("looking for the pull request"):
+            async for pull in client.getiter(
+                "/repos/{owner}/{repo}/pulls{?head,state}",
+                {"owner": owner, "repo": repo, "head": f"{owner}:{branch}", "state": "open"},
+            ):
+                return str(pull["html_url"])
+        return None
+
+    async def _annotate(self, run: dict[str, Any], values: dict[str, str | None]) -> None:
+        await self.kube.patch_run(
+            run["kind"], self.namespace, run["metadata"]["name"], {"metadata": {"annotations": values}}
+        )

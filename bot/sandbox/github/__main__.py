@@ -1,0 +1,3 @@
+from bot.sandbox.github.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,235 @@
+"""The whole product on one machine: local Kubernetes API (with the Job simulator), local GitHub API,
+`serve` and `controller` — the real code paths, over HTTP. Used by the flow tests and by the demo.
+
+    async with running_stack() as stack:
+        status, body = await stack.comment(issue=5, user="alice", body="/code 5 --service trader")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import yaml
+from aiohttp import web
+from pydantic import SecretStr
+
+from bot.config import GitHubSettings, OrchestratorSettings, Settings
+from bot.controller import ControllerOptions
+from bot.core.crds import custom_resource_definition
+from bot.core.policy import SSH_PRIVATE_KEY, SSH_PUBLIC_KEY, ssh_secret_name
+from bot.roles import create_serve_app, run_controller_role
+from bot.sandbox import payloads
+from bot.sandbox.deliveries import send_webhook
+from bot.sandbox.github import LocalGitHubAPI
+from bot.sandbox.github.seed import DemoScene, seed_demo
+from bot.sandbox.kube import JobOutcome, LocalKubeAPI
+from bot.templates import default_templates_dir
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+TASK_CONFIG_FILE = REPOSITORY_ROOT / "k8s" / "task-controller-config.yaml"
+WEBHOOK_SECRET = "demo-webhook-secret-not-for-production"  # noqa: S105 - the local demo's own secret
+NAMESPACE = "orchestrator"
+USERS_WITH_SECRETS = ("alice", "carol", "erin")
+OutcomeFor = Callable[[dict[str, Any]], JobOutcome]
+
+
+def pushed_branch(job: dict[str, Any]) -> str:
+    """The branch the agent's script pushes for this Job (see templates/*/container.sh.j2)."""
+    labels = job["metadata"].get("labels") or {}
+    if labels.get("task-type") == "code":
+        return f"feature/task-{labels['task-id']}-{labels['service']}"
+    return f"docs/{job['metadata']['name']}"
+
+
+def agent_pushes_a_branch(job: dict[str, Any]) -> JobOutcome:
+    """The default simulated agent: works briefly, pushes its branch, opens no PR."""
+    result = {"branch": pushed_branch(job), "commit": uuid.uuid4().hex + "0" * 8, "pullRequestUrl": None}
+    return JobOutcome(succeeded=True, termination_message=json.dumps(result), run_seconds=0.3)
+
+
+def cluster_objects(namespace: str = NAMESPACE) -> list[dict[str, Any]]:
+    """What an installation has before the first command: CRDs, the namespace, the job settings, the
+    API key secret and the demo users' SSH secrets."""
+    task_config = yaml.safe_load(TASK_CONFIG_FILE.read_text())
+    task_config["metadata"]["namespace"] = namespace
+    objects: list[dict[str, Any]] = [
+        custom_resource_definition("DocsRun"),
+        custom_resource_definition("CodeRun"),
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
+        task_config,
+        _secret(namespace, "anthropic-api-key", {"api-key": "sk-ant-demo-not-a-real-key"}),
+    ]
+    for login in USERS_WITH_SECRETS:
+        objects.append(
+            _secret(
+                namespace,
+                ssh_secret_name(login),
+                {
+                    SSH_PRIVATE_KEY: f"demo private key of {login}",
+                    SSH_PUBLIC_KEY: f"ssh-ed25519 AAAA {login}",
+                },
+            )
+        )
+    return objects
+
+
+def _secret(namespace: str, name: str, values: dict[str, str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace},
+        "type": "Opaque",
+        "data": {key: base64.b64encode(value.encode()).decode() for key, value in values.items()},
+    }
+
+
+@dataclass
+class Stack:
+    kube: LocalKubeAPI
+    gh: LocalGitHubAPI
+    scene: DemoScene
+    settings: Settings
+    session: aiohttp.ClientSession
+    webhook_url: str = ""
+    _serve: web.AppRunner | None = None
+    _controller: asyncio.Task[None] | None = None
+    _serve_port: int = 0
+    controller_options: ControllerOptions | None = None
+    outcomes: dict[str, JobOutcome] = field(default_factory=dict)
+    """Per-Job outcomes a test wants instead of the default (by Job name)."""
+
+    # --- the bot's two roles ----------------------------------------------------------------------
+
+    async def start_serve(self) -> None:
+        app = await create_serve_app(self.settings)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", self._serve_port)
+        await site.start()
+        self._serve_port = int(runner.addresses[0][1])
+        self.webhook_url = f"http://127.0.0.1:{self._serve_port}{self.settings.orchestrator.webhook_path}"
+        self.gh.webhook_url = self.webhook_url
+        self._serve = runner
+
+    async def stop_serve(self) -> None:
+        if self._serve is not None:
+            await self._serve.cleanup()
+            self._serve = None
+
+    def start_controller(self) -> None:
+        self._controller = asyncio.get_running_loop().create_task(
+            run_controller_role(self.settings, self.controller_options)
+        )
+
+    async def stop_controller(self) -> None:
+        if self._controller is not None:
+            self._controller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._controller
+            self._controller = None
+
+    # --- what people do on GitHub ----------------------------------------------------------------
+
+    async def send(self, event: str, payload: dict[str, Any], guid: str | None = None) -> tuple[int, str]:
+        """Sign and post one delivery straight to `serve` (GitHub's own sending is `gh.deliver`)."""
+        return await send_webhook(self.session, self.webhook_url, event, payload, WEBHOOK_SECRET, guid)
+
+    def comment_payload(
+        self, issue: int, user: str, body: str, *, on_pull_request: bool = False
+    ) -> dict[str, Any]:
+        """A comment typed on GitHub: stored in the local GitHub API and built as its delivery."""
+        comment = self.gh.add_comment(self.scene.repo, issue, user, body)
+        return payloads.issue_comment_created(
+            self.scene.repo,
+            issue,
+            comment,
+            user,
+            on_pull_request=on_pull_request,
+            installation_id=self.scene.installation_id,
+            api_url=self.gh.url,
+        )
+
+    async def comment(
+        self, issue: int, user: str, body: str, *, on_pull_request: bool = False, guid: str | None = None
+    ) -> tuple[int, str]:
+        return await self.send(
+            "issue_comment", self.comment_payload(issue, user, body, on_pull_request=on_pull_request), guid
+        )
+
+
+def stack_settings(gh: LocalGitHubAPI, kube: LocalKubeAPI, namespace: str) -> Settings:
+    return Settings(
+        github=GitHubSettings(
+            app_id=gh.app_id,
+            private_key=SecretStr(gh.private_key_pem),
+            webhook_secret=SecretStr(WEBHOOK_SECRET),
+            api_url=gh.url,
+        ),
+        orchestrator=OrchestratorSettings(namespace=namespace, templates_dir=default_templates_dir()),
+        kubeconfig=kube.kubeconfig_path,
+    )
+
+
+@contextlib.asynccontextmanager
+async def running_stack(
+    *,
+    controller: bool = True,
+    simulate_jobs: bool = True,
+    namespace: str = NAMESPACE,
+    kubeconfig_path: Path | None = None,
+    lease_seconds: float = 3.0,
+) -> AsyncIterator[Stack]:
+    """Start everything; the controller (with a short Lease) unless `controller=False`."""
+    stack_ref: list[Stack] = []
+
+    def decide(job: dict[str, Any]) -> JobOutcome:
+        wanted = stack_ref[0].outcomes.get(job["metadata"]["name"]) if stack_ref else None
+        return wanted or agent_pushes_a_branch(job)
+
+    async def push_branch(job: dict[str, Any], outcome: JobOutcome) -> None:
+        if outcome.succeeded and outcome.termination_message and stack_ref:
+            branch = json.loads(outcome.termination_message).get("branch")
+            if branch:
+                stack_ref[0].gh.push_branch(stack_ref[0].scene.repo, branch)
+
+    async with (
+        LocalKubeAPI(
+            simulate_jobs=simulate_jobs,
+            job_outcome=decide,
+            on_job_finished=push_branch,
+            kubeconfig_path=kubeconfig_path,
+        ) as kube,
+        LocalGitHubAPI(webhook_secret=WEBHOOK_SECRET) as gh,
+        aiohttp.ClientSession() as session,
+    ):
+        for manifest in cluster_objects(namespace):
+            kube.apply_manifest(manifest)
+        scene = seed_demo(gh)
+        settings = stack_settings(gh, kube, namespace)
+        options = ControllerOptions(
+            namespace=namespace,
+            templates_dir=default_templates_dir(),
+            resync_seconds=30.0,
+            lease_duration=lease_seconds,
+            renew_deadline=max(1.5, lease_seconds * 2 / 3),
+            retry_period=1.0,
+        )
+        stack = Stack(kube, gh, scene, settings, session, controller_options=options)
+        stack_ref.append(stack)
+        await stack.start_serve()
+        if controller:
+            stack.start_controller()
+        try:
+            yield stack
+        finally:
+            await stack.stop_controller()
+            await stack.stop_serve()

@@ -1,0 +1,230 @@
+"""The level-based reconcile: observed run + Job -> actions and status."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bot.core.reconcile import (
+    CANCEL_ANNOTATION,
+    DeleteJob,
+    EnsureChildren,
+    Observed,
+    Plan,
+    RequeueAfter,
+    UpdateStatus,
+    agent_result,
+    job_state,
+    reconcile,
+)
+from bot.core.taskconfig import CleanupConfig
+
+NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
+CLEANUP = CleanupConfig(succeeded_ttl_seconds=600, failed_ttl_seconds=86400)
+
+
+def code_run(
+    status: dict[str, Any] | None = None, annotations: dict[str, str] | None = None
+) -> dict[str, Any]:
+    run: dict[str, Any] = {
+        "apiVersion": "orchestrator.platform/v1",
+        "kind": "CodeRun",
+        "metadata": {"name": "code-5-trader-0123456789", "namespace": "ns", "annotations": annotations or {}},
+        "spec": {"taskId": 5, "service": "trader", "contextVersion": 2},
+    }
+    if status is not None:
+        run["status"] = status
+    return run
+
+
+def job(**status: Any) -> dict[str, Any]:
+    return {"metadata": {"name": "code-5-trader-0123456789"}, "status": status}
+
+
+def condition(
+    kind: str, reason: str | None = None, message: str | None = None, at: datetime = NOW
+) -> dict[str, Any]:
+    found = {"type": kind, "status": "True", "lastTransitionTime": at.isoformat()}
+    if reason:
+        found["reason"] = reason
+    if message:
+        found["message"] = message
+    return found
+
+
+def plan_for(run: dict[str, Any], observed_job: dict[str, Any] | None, message: str | None = None) -> Plan:
+    return reconcile(Observed(run, observed_job, message, NOW), CLEANUP, 3600)
+
+
+def status_of(plan: Plan) -> dict[str, Any]:
+    [update] = [action for action in plan.actions if isinstance(action, UpdateStatus)]
+    return update.status
+
+
+def apply(run: dict[str, Any], plan: Plan) -> dict[str, Any]:
+    updates = [action for action in plan.actions if isinstance(action, UpdateStatus)]
+    return {**run, "status": updates[0].status} if updates else run
+
+
+def test_new_run_gets_its_children_and_pending() -> None:
+    plan = plan_for(code_run(), None)
+    assert EnsureChildren() in plan.actions
+    status = status_of(plan)
+    assert status["phase"] == "Pending"
+    assert status["jobName"] == "code-5-trader-0123456789"
+    assert status["configmapName"] == "code-5-trader-0123456789-files"
+    assert (status["contextVersion"], status["retryCount"]) == (2, 1)
+    assert status["lastUpdate"] == "2026-11-25T12:00:00Z"
+    assert status["conditions"][-1]["type"] == "Pending"
+
+
+def test_reconciling_twice_changes_nothing_more() -> None:
+    run = apply(code_run(), plan_for(code_run(), None))
+    again = plan_for(run, job())
+    assert not [action for action in again.actions if isinstance(action, UpdateStatus)]
+    assert EnsureChildren() not in again.actions
+
+
+def test_pending_run_whose_job_is_missing_gets_it_again_never_a_second_job_name() -> None:
+    run = apply(code_run(), plan_for(code_run(), None))
+    assert EnsureChildren() in plan_for(run, None).actions
+
+
+def test_active_job_makes_the_run_running() -> None:
+    run = apply(code_run(), plan_for(code_run(), None))
+    status = status_of(plan_for(run, job(active=1, startTime=NOW.isoformat())))
+    assert status["phase"] == "Running"
+    assert [c["type"] for c in status["conditions"]] == ["Pending", "Running"]
+
+
+def test_succeeded_job_records_the_agent_result() -> None:
+    run = code_run({"phase": "Running", "jobName": "x"})
+    result = json.dumps(
+        {"branch": "feature/task-5-trader", "pullRequestUrl": "https://github.com/o/r/pull/9"}
+    )
+    status = status_of(plan_for(run, job(succeeded=1, conditions=[condition("Complete")]), result))
+    assert status["phase"] == "Succeeded"
+    assert status["branch"] == "feature/task-5-trader"
+    assert status["pullRequestUrl"] == "https://github.com/o/r/pull/9"
+    assert status["message"] == "The agent finished and pushed `feature/task-5-trader`."
+
+
+def test_success_criteria_met_counts_as_success_before_complete() -> None:
+    run = code_run({"phase": "Running"})
+    assert status_of(plan_for(run, job(conditions=[condition("SuccessCriteriaMet")])))["phase"] == "Succeeded"
+
+
+@pytest.mark.parametrize(
+    ("conditions", "message"),
+    [
+        pytest.param(
+            [condition("FailureTarget", "DeadlineExceeded"), condition("Failed", "DeadlineExceeded")],
+            "The agent did not finish within its deadline (3600 s) and was stopped.",
+            id="deadline",
+        ),
+        pytest.param(
+            [condition("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit")],
+            "The agent exited with an error. Job has reached the specified backoff limit",
+            id="exit code",
+        ),
+    ],
+)
+def test_failed_job_fails_the_run_with_the_reason(conditions: list[dict[str, Any]], message: str) -> None:
+    status = status_of(plan_for(code_run({"phase": "Running"}), job(failed=1, conditions=conditions)))
+    assert status["phase"] == "Failed"
+    assert status["message"] == message
+
+
+def test_finished_job_is_kept_until_its_ttl_then_deleted() -> None:
+    finished = job(
+        succeeded=1,
+        completionTime=(NOW - timedelta(seconds=100)).isoformat(),
+        conditions=[condition("Complete")],
+    )
+    run = code_run(
+        {"phase": "Succeeded", "jobName": "x", "configmapName": "y", "contextVersion": 2, "retryCount": 1}
+    )
+    plan = plan_for(run, finished)
+    assert plan.actions == [RequeueAfter(500.0)]
+    old = job(
+        succeeded=1,
+        completionTime=(NOW - timedelta(seconds=601)).isoformat(),
+        conditions=[condition("Complete")],
+    )
+    assert [type(a) for a in plan_for(run, old).actions] == [DeleteJob]
+
+
+def test_finished_run_keeps_its_status_when_its_job_is_gone() -> None:
+    run = code_run({"phase": "Succeeded", "jobName": "x", "contextVersion": 2, "retryCount": 1})
+    assert plan_for(run, None).actions == []
+
+
+def test_cancel_request_deletes_the_job_and_cancels_the_run() -> None:
+    run = code_run({"phase": "Running"}, {CANCEL_ANNOTATION: "alice"})
+    plan = plan_for(run, job(active=1))
+    assert DeleteJob("code-5-trader-0123456789", "cancelled by alice") in plan.actions
+    status = status_of(plan)
+    assert status["phase"] == "Cancelled"
+    assert status["message"] == "Cancelled by @alice."
+
+
+def test_cancel_before_the_job_exists_creates_nothing() -> None:
+    plan = plan_for(code_run(None, {CANCEL_ANNOTATION: "alice"}), None)
+    assert EnsureChildren() not in plan.actions
+    assert status_of(plan)["phase"] == "Cancelled"
+
+
+def test_finished_runs_ignore_a_late_cancel() -> None:
+    run = code_run({"phase": "Succeeded", "contextVersion": 2, "retryCount": 1}, {CANCEL_ANNOTATION: "alice"})
+    assert plan_for(run, None).actions == []
+
+
+def test_running_run_whose_job_vanished_fails_instead_of_running_twice() -> None:
+    plan = plan_for(code_run({"phase": "Running", "jobName": "code-5-trader-0123456789"}), None)
+    assert EnsureChildren() not in plan.actions
+    assert status_of(plan)["message"] == "The Job was deleted before it finished."
+
+
+def test_run_being_deleted_is_left_to_owner_references() -> None:
+    run = code_run()
+    run["metadata"]["deletionTimestamp"] = NOW.isoformat()
+    assert plan_for(run, None).actions == []
+
+
+def test_conditions_are_bounded() -> None:
+    status: dict[str, Any] = {"phase": "Pending", "conditions": [condition("Pending")] * 20}
+    assert len(status_of(plan_for(code_run(status), job(active=1)))["conditions"]) == 10
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        pytest.param(
+            '{"branch": "b", "pullRequestUrl": "https://x/pull/1"}',
+            {"branch": "b", "pullRequestUrl": "https://x/pull/1"},
+            id="full",
+        ),
+        pytest.param(
+            '{"branch": "b", "pullRequestUrl": "javascript:alert(1)"}',
+            {"branch": "b"},
+            id="non-https URL dropped",
+        ),
+        pytest.param('{"branch": 5}', {}, id="wrong type"),
+        pytest.param("not json", {}, id="not JSON"),
+        pytest.param("[1]", {}, id="not an object"),
+        pytest.param(None, {}, id="none"),
+    ],
+)
+def test_agent_result_is_read_defensively(message: str | None, expected: dict[str, str]) -> None:
+    assert agent_result(message) == expected
+
+
+def test_job_state_reads_counters_when_there_are_no_conditions() -> None:
+    assert job_state(job())[0] == "pending"
+    assert job_state(job(active=1))[0] == "running"
+    assert job_state(job(failed=1))[0] == "failed"
+    assert job_state(job(succeeded=1))[0] == "succeeded"
+    assert job_state(None)[0] == "absent"
