@@ -11,12 +11,14 @@ from aiohttp import web
 
 from bot import __version__
 from bot.config import Settings, load_settings
+from bot.controller import ControllerOptions, default_identity
 from bot.errors import ConfigError
 from bot.logs import configure_logging
 from bot.render_cli import register as register_render
 from bot.roles import ControllerCannotStart, create_serve_app, run_controller_role
 from bot.sandbox.github.cli import register as register_github_api
 from bot.sandbox.kube.cli import register as register_kube_api
+from bot.templates import default_templates_dir
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -44,11 +46,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _at_least_two_seconds(value: str) -> int:
+    seconds = int(value)
+    if seconds < 2:
+        raise argparse.ArgumentTypeError("the Lease needs at least 2 seconds (renewals happen within it)")
+    return seconds
+
+
 def cmd_controller(args: argparse.Namespace) -> int:
     settings = _settings_or_exit()
     configure_logging(settings.orchestrator.log_level, secrets=_secrets_of(settings))
+    options = ControllerOptions(
+        namespace=settings.orchestrator.namespace,
+        templates_dir=settings.orchestrator.templates_dir or default_templates_dir(),
+        workers=args.workers,
+        lease_duration=args.lease_duration,
+        renew_deadline=args.lease_duration * 2 / 3,
+        retry_period=max(1.0, args.lease_duration / 5),
+        identity=args.identity or default_identity(),
+    )
     try:
-        asyncio.run(run_controller_role(settings))
+        asyncio.run(run_controller_role(settings, options))
     except (ConfigError, ControllerCannotStart) as exc:
         print(f"orchestrator-bot controller: {exc}", file=sys.stderr)
         return 2
@@ -91,6 +109,19 @@ def build_parser() -> argparse.ArgumentParser:
         "and run status into GitHub feedback. Several replicas may run; the holder of the Lease "
         "'orchestrator-controller' acts. Reads task-controller-config/config.yaml and refuses to start "
         "without it.",
+    )
+    controller.add_argument(
+        "--lease-duration",
+        type=_at_least_two_seconds,
+        default=15,
+        metavar="SECONDS",
+        help="how long the Lease holds without renewal; a standby takes over after it (default: %(default)s)",
+    )
+    controller.add_argument(
+        "--identity", help="this replica's name in the Lease (default: host, pid and a random part)"
+    )
+    controller.add_argument(
+        "--workers", type=int, default=4, help="runs reconciled at once (default: %(default)s)"
     )
     controller.set_defaults(handler=cmd_controller)
 

@@ -8,6 +8,7 @@ holder of the Lease acts, so several replicas can run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -42,6 +43,11 @@ WATCH_TIMEOUT_SECONDS = 240
 WATCH_RETRY_SECONDS = 1.0
 
 
+def default_identity() -> str:
+    """A replica's name in the Lease: unique even for two processes on one host."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
 @dataclass
 class ControllerOptions:
     namespace: str
@@ -49,7 +55,8 @@ class ControllerOptions:
     workers: int = 4
     resync_seconds: float = 300.0
     lease_name: str = "orchestrator-controller"
-    lease_duration: float = 15.0
+    lease_duration: int = 15
+    """Whole seconds: the Lease stores leaseDurationSeconds as an integer."""
     renew_deadline: float = 10.0
     retry_period: float = 2.0
     identity: str = field(
@@ -68,6 +75,7 @@ class Controller:
         self.leader_tasks: list[Callable[[], Coroutine[Any, Any, None]]] = []
         """More work that only the Lease holder does (the reporter), run beside the reconcile loops."""
         self.leading = asyncio.Event()
+        self._lead_task: asyncio.Task[Any] | None = None
 
     # --- leadership -----------------------------------------------------------------------------
 
@@ -91,16 +99,27 @@ class Controller:
                 await election.run()
             except (OSError, TimeoutError, ApiException) as exc:
                 log.warning("leader election interrupted: %s", exc)
+            finally:
+                # The library runs the leader's work as a task of its own; it must not outlive us.
+                await self._stop_lead_task()
             self.leading.clear()
             await asyncio.sleep(self.options.retry_period)
 
     async def _lead(self) -> None:
         log.info("acquired the lease %s as %s", self.options.lease_name, self.options.identity)
+        self._lead_task = asyncio.current_task()
         self.leading.set()
         try:
             await self.run()
         finally:
             self.leading.clear()
+
+    async def _stop_lead_task(self) -> None:
+        task, self._lead_task = self._lead_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def _stop_leading(self) -> None:
         log.warning("lost the lease %s; stopping work", self.options.lease_name)

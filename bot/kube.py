@@ -50,8 +50,11 @@ def kubernetes_failures(doing: str) -> Iterator[None]:
 
 
 @asynccontextmanager
-async def api_client(kubeconfig: Path | None) -> AsyncIterator[client.ApiClient]:
-    """An ApiClient from `kubeconfig`, else the in-cluster service account."""
+async def api_client(
+    kubeconfig: Path | None, user_agent: str = "orchestrator-bot"
+) -> AsyncIterator[client.ApiClient]:
+    """An ApiClient from `kubeconfig`, else the in-cluster service account. `user_agent` names the
+    role (and the controller's identity) in the apiserver's audit log."""
     configuration = client.Configuration()
     try:
         if kubeconfig is not None:
@@ -62,6 +65,7 @@ async def api_client(kubeconfig: Path | None) -> AsyncIterator[client.ApiClient]
         source = str(kubeconfig) if kubeconfig else "the in-cluster service account"
         raise ConfigError("KUBECONFIG", f"cannot load Kubernetes access from {source}: {exc}") from None
     async with client.ApiClient(configuration=configuration) as api:
+        api.user_agent = user_agent
         yield api
 
 

@@ -26,7 +26,7 @@ GITHUB_READY_CACHE_SECONDS = 300.0
 async def create_serve_app(settings: Settings) -> web.Application:
     stack = AsyncExitStack()
     session = await stack.enter_async_context(aiohttp.ClientSession())
-    kube = Kube(await stack.enter_async_context(api_client(settings.kubeconfig)))
+    kube = Kube(await stack.enter_async_context(api_client(settings.kubeconfig, "orchestrator-bot-serve")))
     github = GitHubApp(
         session,
         app_id=settings.github.app_id,
@@ -77,7 +77,11 @@ class ControllerCannotStart(Exception):
 async def run_controller_role(settings: Settings, options: ControllerOptions | None = None) -> None:
     """Reconciler and reporter; with leader election unless `options` says otherwise."""
     namespace = settings.orchestrator.namespace
-    async with aiohttp.ClientSession() as session, api_client(settings.kubeconfig) as api:
+    options = options or ControllerOptions(
+        namespace=namespace, templates_dir=settings.orchestrator.templates_dir or default_templates_dir()
+    )
+    user_agent = f"orchestrator-bot-controller/{options.identity}"
+    async with aiohttp.ClientSession() as session, api_client(settings.kubeconfig, user_agent) as api:
         kube = Kube(api)
         try:
             config = await kube.read_task_config(namespace)
@@ -85,9 +89,6 @@ async def run_controller_role(settings: Settings, options: ControllerOptions | N
             raise ControllerCannotStart(
                 f"{exc} (the controller does not start without its job settings)"
             ) from None
-        options = options or ControllerOptions(
-            namespace=namespace, templates_dir=settings.orchestrator.templates_dir or default_templates_dir()
-        )
         github = GitHubApp(
             session,
             app_id=settings.github.app_id,

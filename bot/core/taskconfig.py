@@ -20,7 +20,7 @@ CONFIGMAP_KEY = "config.yaml"
 
 
 class JobConfig(CamelModel):
-    active_deadline_seconds: int = Field(ge=60, le=7 * 24 * 3600)
+    active_deadline_seconds: int = Field(ge=1, le=7 * 24 * 3600)
 
 
 class ImageConfig(CamelModel):

@@ -13,7 +13,7 @@ import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -104,8 +104,8 @@ class Stack:
     _controller: asyncio.Task[None] | None = None
     _serve_port: int = 0
     controller_options: ControllerOptions | None = None
-    outcomes: dict[str, JobOutcome] = field(default_factory=dict)
-    """Per-Job outcomes a test wants instead of the default (by Job name)."""
+    default_outcome: OutcomeFor = agent_pushes_a_branch
+    """What the simulated agent does with each Job (tests swap in failures, deadlines, PRs)."""
 
     # --- the bot's two roles ----------------------------------------------------------------------
 
@@ -186,14 +186,13 @@ async def running_stack(
     simulate_jobs: bool = True,
     namespace: str = NAMESPACE,
     kubeconfig_path: Path | None = None,
-    lease_seconds: float = 3.0,
+    lease_seconds: int = 3,
 ) -> AsyncIterator[Stack]:
     """Start everything; the controller (with a short Lease) unless `controller=False`."""
     stack_ref: list[Stack] = []
 
     def decide(job: dict[str, Any]) -> JobOutcome:
-        wanted = stack_ref[0].outcomes.get(job["metadata"]["name"]) if stack_ref else None
-        return wanted or agent_pushes_a_branch(job)
+        return stack_ref[0].default_outcome(job) if stack_ref else agent_pushes_a_branch(job)
 
     async def push_branch(job: dict[str, Any], outcome: JobOutcome) -> None:
         if outcome.succeeded and outcome.termination_message and stack_ref:

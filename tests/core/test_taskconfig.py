@@ -43,8 +43,8 @@ def _without(path: str) -> str:
             id="default model not allowed",
         ),
         pytest.param(
-            TASK_CONFIG_YAML.replace("activeDeadlineSeconds: 3600", "activeDeadlineSeconds: 5"),
-            "job.activeDeadlineSeconds: Input should be greater than or equal to 60",
+            TASK_CONFIG_YAML.replace("activeDeadlineSeconds: 3600", "activeDeadlineSeconds: 0"),
+            "job.activeDeadlineSeconds: Input should be greater than or equal to 1",
             id="deadline too short",
         ),
         pytest.param(

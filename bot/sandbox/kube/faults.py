@@ -46,6 +46,8 @@ class RecordedRequest:
     subresource: str = ""
     namespace: str = ""
     name: str = ""
+    user_agent: str = ""
+    """Who asked: kubectl, or a client that names itself (the controller puts its identity here)."""
 
 
 @dataclass

@@ -122,6 +122,7 @@ class KubeHTTP:
                 subresource=target.subresource if target else "",
                 namespace=(target.namespace or "") if target else "",
                 name=target.name if target else "",
+                user_agent=request.headers.get("User-Agent", ""),
             )
         )
         return response
