@@ -100,7 +100,7 @@ async def _check_run(
 
 
 async def test_check_run_on_the_pull_request_goes_to_success(live: tuple[Stack, client.ApiClient]) -> None:
-    stack, api = live
+    stack, _api = live
     name, _ = await command(stack, PR, "/code 5 --service trader", pr=True)
     check = await eventually(lambda: _check_run(stack, "success"), what="check run success")
     assert check["name"] == "orchestrator / code task-5 (trader)"
@@ -203,7 +203,7 @@ async def test_restarting_the_controller_duplicates_nothing(live: tuple[Stack, c
 async def test_github_failures_are_retried_and_nothing_is_duplicated(
     live: tuple[Stack, client.ApiClient],
 ) -> None:
-    stack, api = live
+    stack, _api = live
     stack.gh.faults.add(
         Fault(method="POST", path_pattern=r"/repos/.*/issues/\d+/comments", status=502, times=2)
     )
@@ -216,7 +216,7 @@ async def test_github_failures_are_retried_and_nothing_is_duplicated(
             times=1,
         )
     )
-    name, comment_id = await command(stack, 5, "/code 5 --service trader")
+    _name, comment_id = await command(stack, 5, "/code 5 --service trader")
 
     async def complete() -> dict[str, Any] | None:
         found = bot_comments(stack, 5)
