@@ -12,12 +12,14 @@ from aiohttp import web
 from bot import __version__
 from bot.config import Settings, load_settings
 from bot.controller import ControllerOptions, default_identity
+from bot.demo import register as register_demo
 from bot.errors import ConfigError
 from bot.logs import configure_logging
 from bot.render_cli import register as register_render
 from bot.roles import ControllerCannotStart, create_serve_app, run_controller_role
 from bot.sandbox.github.cli import register as register_github_api
 from bot.sandbox.kube.cli import register as register_kube_api
+from bot.sandbox.send_comment import register as register_send_comment
 from bot.templates import default_templates_dir
 
 Command = Callable[[argparse.Namespace], int]
@@ -134,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     register_kube_api(sandbox_commands)
     register_github_api(sandbox_commands)
     register_render(commands)
+    register_demo(commands)
+    register_send_comment(commands)
 
     check = commands.add_parser(
         "check-config",

@@ -15,7 +15,7 @@ import asyncio
 import logging
 from typing import Any
 
-from gidgethub import InvalidField, ValidationError
+from gidgethub import BadRequest, InvalidField, ValidationError
 
 from bot.core import feedback
 from bot.core.feedback import RunView
@@ -78,8 +78,7 @@ class Reporter:
         if wants_link and await self._link_pull_request(client, run, view):
             return
         if view.comment_id and feedback.REACTION not in annotations:
-            await self._react(client, view)
-            done[feedback.REACTION] = "eyes"
+            done[feedback.REACTION] = await self._react(client, view)
         done.update(await self._tracking_comment(client, run, view, annotations))
         if view.head_sha:
             done.update(await self._check_run(client, run, view, annotations))
@@ -88,14 +87,21 @@ class Reporter:
 
     # --- the pieces --------------------------------------------------------------------------------
 
-    async def _react(self, client: GitHubClient, view: RunView) -> None:
+    async def _react(self, client: GitHubClient, view: RunView) -> str:
+        """👀 on the command; "gone" when the comment was deleted (nothing to retry then)."""
         owner, repo = view.repository.split("/", 1)
-        with github_failures("adding a reaction"):
-            await client.post(
-                "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions",
-                url_vars={"owner": owner, "repo": repo, "comment_id": str(view.comment_id)},
-                data={"content": "eyes"},
-            )
+        try:
+            with github_failures("adding a reaction"):
+                await client.post(
+                    "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions",
+                    url_vars={"owner": owner, "repo": repo, "comment_id": str(view.comment_id)},
+                    data={"content": "eyes"},
+                )
+        except BadRequest as exc:
+            if exc.status_code.value not in (404, 410):
+                raise
+            return "gone"
+        return "eyes"
 
     async def _tracking_comment(
         self, client: GitHubClient, run: dict[str, Any], view: RunView, annotations: dict[str, str]
@@ -118,11 +124,17 @@ class Reporter:
                 )
                 comment_id = str(created["id"])
             elif annotations.get(feedback.REPORTED_COMMENT) != fingerprint:
-                await client.patch(
-                    "/repos/{owner}/{repo}/issues/comments/{comment_id}",
-                    url_vars={"owner": owner, "repo": repo, "comment_id": comment_id},
-                    data={"body": body},
-                )
+                try:
+                    await client.patch(
+                        "/repos/{owner}/{repo}/issues/comments/{comment_id}",
+                        url_vars={"owner": owner, "repo": repo, "comment_id": comment_id},
+                        data={"body": body},
+                    )
+                except BadRequest as exc:
+                    if exc.status_code.value != 404:
+                        raise
+                    # Someone deleted it: forget it, and the next report posts a new one.
+                    return {feedback.TRACKING_COMMENT_ID: None, feedback.REPORTED_COMMENT: None}
             else:
                 return {}
         return {

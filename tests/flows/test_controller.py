@@ -18,6 +18,7 @@ import yaml
 from kubernetes_asyncio import client
 
 from bot.controller import Controller, ControllerOptions
+from bot.core.resources import RunKind
 from bot.kube import Kube
 from bot.sandbox.kube import JobOutcome, LocalKubeAPI
 from bot.sandbox.stack import NAMESPACE, TASK_CONFIG_FILE, Stack, cluster_objects, running_stack
@@ -26,8 +27,8 @@ from bot.templates import default_templates_dir
 from .conftest import api_client_for, eventually, list_runs
 
 
-async def run_named(api: client.ApiClient, kind: str, name: str) -> dict[str, Any] | None:
-    for run in await list_runs(api, kind):  # type: ignore[arg-type]
+async def run_named(api: client.ApiClient, kind: RunKind, name: str) -> dict[str, Any] | None:
+    for run in await list_runs(api, kind):
         if run["metadata"]["name"] == name:
             return run
     return None

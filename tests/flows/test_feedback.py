@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from kubernetes_asyncio import client
 
+from bot.controller import RUN_KINDS
 from bot.sandbox import payloads
 from bot.sandbox.github import Fault
 from bot.sandbox.kube import JobOutcome
@@ -44,8 +45,8 @@ async def command(
 
 
 async def run_in_phase(api: client.ApiClient, name: str, phase: str) -> dict[str, Any] | None:
-    for kind in ("CodeRun", "DocsRun"):
-        for run in await list_runs(api, kind):  # type: ignore[arg-type]
+    for kind in RUN_KINDS:
+        for run in await list_runs(api, kind):
             if run["metadata"]["name"] == name and (run.get("status") or {}).get("phase") == phase:
                 return run
     return None

@@ -46,6 +46,8 @@ from bot.sandbox.github.state import (
 )
 
 RepoName = str | RepoRef
+USER_COMMENT_PATH = "/_sandbox/user-comments"
+"""POST {"repository", "issue", "user", "body"}: a person comments (sandbox only, not GitHub's API)."""
 
 
 class LocalGitHubAPI:
@@ -102,7 +104,11 @@ class LocalGitHubAPI:
         await self.close()
 
     async def start(self) -> None:
-        runner = web.AppRunner(self._http.application(), access_log=None)
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        # Not part of GitHub's API: what a person does in the web UI (see `user_comments`).
+        app.router.add_post(USER_COMMENT_PATH, self._user_comments)
+        app.router.add_route("*", "/{tail:.*}", self._http.handle)
+        runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port)
         await site.start()
@@ -321,6 +327,45 @@ class LocalGitHubAPI:
         if found is None:
             raise KeyError(f"no repository {name}; add_repo first")
         return found
+
+    # --- what people do on github.com -----------------------------------------------------------
+
+    async def user_comments(
+        self, repo: RepoName, issue_number: int, user: str, body: str
+    ) -> tuple[dict[str, Any], DeliveryRecord]:
+        """`user` writes a comment in the web UI: it is stored and GitHub delivers `issue_comment`
+        `created` to the App's webhook URL, signed, exactly as github.com does."""
+        # Imported here: the payload builders import this package for its fixtures.
+        from bot.sandbox.payloads import issue_comment_created
+
+        found = self._repo(repo)
+        comment = self.add_comment(found.full_name, issue_number, user, body)
+        issue = self.issue(found.full_name, issue_number)
+        payload = issue_comment_created(
+            RepoRef.parse(found.full_name, default_branch=found.default_branch, private=found.private),
+            issue_number,
+            comment,
+            user,
+            on_pull_request="pull_request" in issue,
+            installation_id=found.installation_id,
+            issue_title=issue.get("title", ""),
+            issue_body=issue.get("body") or "",
+            api_url=self.url,
+        )
+        return comment, await self.deliver("issue_comment", payload)
+
+    async def _user_comments(self, request: web.Request) -> web.Response:
+        try:
+            wanted = await request.json()
+            comment, record = await self.user_comments(
+                str(wanted["repository"]), int(wanted["issue"]), str(wanted["user"]), str(wanted["body"])
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            return web.json_response({"message": f"bad sandbox request: {exc}"}, status=422)
+        return web.json_response(
+            {"comment": comment, "delivery": {"guid": record.guid, "status_code": record.status_code}},
+            status=201,
+        )
 
     # --- webhook deliveries ---------------------------------------------------------------------
 
