@@ -41,6 +41,8 @@ _WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """How often and how patiently a request is tried again (5xx, network errors, secondary limits)."""
+
     attempts: int = 5
     base_delay: float = 0.5
     max_delay: float = 30.0
@@ -214,14 +216,14 @@ class GitHubApp:
     def app_id(self) -> str:
         return self._app_id
 
-    def app_client(self) -> GitHubClient:
+    def app_client(self, policy: RetryPolicy | None = None) -> GitHubClient:
         """Authenticated as the App itself (JWT), for /app/* endpoints."""
         return GitHubClient(
             self._session,
             base_url=self._api_url,
             app_id=self._app_id,
             private_key=self._private_key,
-            policy=self._policy,
+            policy=policy or self._policy,
             gate=None,
             sleep=self._sleep,
         )

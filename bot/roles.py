@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from contextlib import AsyncExitStack
 
@@ -11,7 +12,7 @@ from aiohttp import web
 
 from bot.config import Settings
 from bot.controller import Controller, ControllerOptions
-from bot.github import GitHubApp
+from bot.github import GitHubApp, RetryPolicy
 from bot.handlers import build_router
 from bot.intake import Intake
 from bot.kube import Kube, TaskConfigUnavailable, api_client
@@ -21,6 +22,7 @@ from bot.templates import default_templates_dir
 from bot.webhook import create_app
 
 GITHUB_READY_CACHE_SECONDS = 300.0
+READINESS_TIMEOUT_SECONDS = 3.0
 
 
 async def create_serve_app(settings: Settings) -> web.Application:
@@ -53,7 +55,9 @@ async def create_serve_app(settings: Settings) -> web.Application:
         if time.monotonic() - github_ok_at < GITHUB_READY_CACHE_SECONDS:
             return None
         try:
-            await github.app_client().getitem("/app")
+            # A probe answers quickly: one attempt, bounded, no backoff.
+            async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
+                await github.app_client(RetryPolicy(attempts=1)).getitem("/app")
         except Exception as exc:  # any failure means "not ready"; the reason is reported
             return f"github: cannot authenticate as the App: {exc.__class__.__name__}: {exc}"
         github_ok_at = time.monotonic()
