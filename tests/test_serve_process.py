@@ -26,18 +26,22 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def start_serve(port: int, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 @pytest.fixture
 async def serve_url(bot_env: dict[str, str]) -> AsyncIterator[str]:
     port = free_port()
     async with LocalKubeAPI() as kube:
         env = {**bot_env, "KUBECONFIG": str(kube.kubeconfig_path), "PATH": os.environ.get("PATH", "")}
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        process = start_serve(port, env)
         url = f"http://127.0.0.1:{port}"
         try:
             async with aiohttp.ClientSession() as session:
