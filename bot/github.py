@@ -311,7 +311,8 @@ async def post_reply_once(
     marker = reply_marker(marker_key)
     with github_failures(f"replying on {repository}#{issue_number}"):
         async for comment in client.getiter("/repos/{owner}/{repo}/issues/{issue_number}/comments", url_vars):
-            if marker in (comment.get("body") or ""):
+            # Only the App's own comments count: anyone can paste a marker into theirs.
+            if (comment.get("user") or {}).get("type") == "Bot" and marker in (comment.get("body") or ""):
                 return False
         await client.post(
             "/repos/{owner}/{repo}/issues/{issue_number}/comments",

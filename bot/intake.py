@@ -193,11 +193,7 @@ class Intake:
                     f"@{origin.sender} this pull request comes from a fork ({origin.head_repository}); "
                     "runs work on branches of this repository only."
                 )
-        secret = policy.decide_secret(
-            origin.sender,
-            await self.kube.secret_keys(self.namespace, policy.ssh_secret_name(origin.sender)),
-            self.namespace,
-        )
+        secret = await self._secret_decision(origin)
         if not secret.allowed:
             return f"no SSH secret for {origin.sender}", secret.reason
         if isinstance(args, CodeArgs):
@@ -205,6 +201,11 @@ class Intake:
         else:
             manifest = runs.docs_run(args, origin, accepted.index, config, self.namespace)
         return await self._create(manifest), None
+
+    async def _secret_decision(self, origin: Origin) -> policy.Decision:
+        """Runs act as the sender, with the sender's own SSH secret, or not at all."""
+        keys = await self.kube.secret_keys(self.namespace, policy.ssh_secret_name(origin.sender))
+        return policy.decide_secret(origin.sender, keys, self.namespace)
 
     async def _create(self, manifest: dict[str, Any]) -> str:
         kind, name = manifest["kind"], manifest["metadata"]["name"]
@@ -251,11 +252,7 @@ class Intake:
                 "nothing to retry",
                 f"@{origin.sender} {which} started from here, so there is nothing to retry.",
             )
-        secret = policy.decide_secret(
-            origin.sender,
-            await self.kube.secret_keys(self.namespace, policy.ssh_secret_name(origin.sender)),
-            self.namespace,
-        )
+        secret = await self._secret_decision(origin)
         if not secret.allowed:
             return f"no SSH secret for {origin.sender}", secret.reason
         return await self._create(runs.retry_run(failed[-1], origin, args.prompt_modification)), None

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from gidgethub import BadRequest, InvalidField, ValidationError
@@ -28,9 +30,28 @@ from bot.workqueue import WorkQueue
 
 log = logging.getLogger(__name__)
 
-POSTING_COMMENT = ANNOTATION_PREFIX + "posting-comment"
-POSTING_CHECK = ANNOTATION_PREFIX + "posting-check-run"
 RunKey = tuple[RunKind, str]
+
+
+@dataclass(frozen=True)
+class Mirror:
+    """Where the reporter keeps track of one kind of GitHub object in a run's annotations."""
+
+    what: str
+    id_key: str
+    fingerprint_key: str
+    posting_key: str
+
+
+TRACKING_COMMENT = Mirror(
+    "tracking comment",
+    feedback.TRACKING_COMMENT_ID,
+    feedback.REPORTED_COMMENT,
+    ANNOTATION_PREFIX + "posting-comment",
+)
+CHECK_RUN = Mirror(
+    "check run", feedback.CHECK_RUN_ID, feedback.REPORTED_CHECK, ANNOTATION_PREFIX + "posting-check-run"
+)
 
 
 class Reporter:
@@ -103,45 +124,72 @@ class Reporter:
             return "gone"
         return "eyes"
 
+    async def _keep_in_step(
+        self,
+        run: dict[str, Any],
+        annotations: dict[str, str],
+        mirror: Mirror,
+        content: Any,
+        *,
+        find: Callable[[], Awaitable[str | None]],
+        create: Callable[[], Awaitable[dict[str, Any]]],
+        update: Callable[[str], Awaitable[Any]],
+    ) -> dict[str, str | None]:
+        """Keep one GitHub object (tracking comment, check run) showing `content`, creating it once.
+
+        Its id and a fingerprint of what it shows are kept in the run's annotations. "posting" is
+        recorded before creating: after a crash right after the POST, the next attempt finds the
+        object (by marker or external id) instead of creating a second one."""
+        fingerprint = feedback.fingerprint(content)
+        object_id = annotations.get(mirror.id_key)
+        if object_id is None and annotations.get(mirror.posting_key):
+            object_id = await find()
+        with github_failures(f"writing the {mirror.what}"):
+            if object_id is None:
+                await self._annotate(run, {mirror.posting_key: "true"})
+                object_id = str((await create())["id"])
+            elif annotations.get(mirror.fingerprint_key) != fingerprint:
+                try:
+                    await update(object_id)
+                except BadRequest as exc:
+                    if exc.status_code.value != 404:
+                        raise
+                    # Someone deleted it: forget it, and the next report creates a new one.
+                    return {mirror.id_key: None, mirror.fingerprint_key: None}
+            else:
+                return {}
+        return {mirror.id_key: object_id, mirror.fingerprint_key: fingerprint, mirror.posting_key: None}
+
     async def _tracking_comment(
         self, client: GitHubClient, run: dict[str, Any], view: RunView, annotations: dict[str, str]
     ) -> dict[str, str | None]:
         body = feedback.tracking_comment(view)
-        fingerprint = feedback.fingerprint(body)
         owner, repo = view.repository.split("/", 1)
-        comment_id = annotations.get(feedback.TRACKING_COMMENT_ID)
-        if comment_id is None and annotations.get(POSTING_COMMENT):
-            comment_id = await self._find_tracking_comment(client, view)
-        with github_failures("writing the tracking comment"):
-            if comment_id is None:
-                # Recorded before posting: after a crash right after the POST, the next attempt
-                # looks for the comment by its marker instead of posting a second one.
-                await self._annotate(run, {POSTING_COMMENT: "true"})
-                created = await client.post(
-                    "/repos/{owner}/{repo}/issues/{issue_number}/comments",
-                    url_vars={"owner": owner, "repo": repo, "issue_number": str(view.issue_number)},
-                    data={"body": body},
-                )
-                comment_id = str(created["id"])
-            elif annotations.get(feedback.REPORTED_COMMENT) != fingerprint:
-                try:
-                    await client.patch(
-                        "/repos/{owner}/{repo}/issues/comments/{comment_id}",
-                        url_vars={"owner": owner, "repo": repo, "comment_id": comment_id},
-                        data={"body": body},
-                    )
-                except BadRequest as exc:
-                    if exc.status_code.value != 404:
-                        raise
-                    # Someone deleted it: forget it, and the next report posts a new one.
-                    return {feedback.TRACKING_COMMENT_ID: None, feedback.REPORTED_COMMENT: None}
-            else:
-                return {}
-        return {
-            feedback.TRACKING_COMMENT_ID: comment_id,
-            feedback.REPORTED_COMMENT: fingerprint,
-            POSTING_COMMENT: None,
-        }
+
+        async def create() -> dict[str, Any]:
+            created: dict[str, Any] = await client.post(
+                "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+                url_vars={"owner": owner, "repo": repo, "issue_number": str(view.issue_number)},
+                data={"body": body},
+            )
+            return created
+
+        async def update(comment_id: str) -> Any:
+            return await client.patch(
+                "/repos/{owner}/{repo}/issues/comments/{comment_id}",
+                url_vars={"owner": owner, "repo": repo, "comment_id": comment_id},
+                data={"body": body},
+            )
+
+        return await self._keep_in_step(
+            run,
+            annotations,
+            TRACKING_COMMENT,
+            body,
+            find=lambda: self._find_tracking_comment(client, view),
+            create=create,
+            update=update,
+        )
 
     async def _find_tracking_comment(self, client: GitHubClient, view: RunView) -> str | None:
         owner, repo = view.repository.split("/", 1)
@@ -151,7 +199,8 @@ class Reporter:
                 "/repos/{owner}/{repo}/issues/{issue_number}/comments",
                 {"owner": owner, "repo": repo, "issue_number": str(view.issue_number)},
             ):
-                if marker in (comment.get("body") or ""):
+                # Only the App's own comments count: anyone can paste a marker into theirs.
+                if (comment.get("user") or {}).get("type") == "Bot" and marker in (comment.get("body") or ""):
                     return str(comment["id"])
         return None
 
@@ -159,29 +208,32 @@ class Reporter:
         self, client: GitHubClient, run: dict[str, Any], view: RunView, annotations: dict[str, str]
     ) -> dict[str, str | None]:
         state = feedback.check_run_state(view)
-        fingerprint = feedback.fingerprint(state)
         owner, repo = view.repository.split("/", 1)
-        check_id = annotations.get(feedback.CHECK_RUN_ID)
-        if check_id is None and annotations.get(POSTING_CHECK):
-            check_id = await self._find_check_run(client, view)
-        with github_failures("writing the check run"):
-            if check_id is None:
-                await self._annotate(run, {POSTING_CHECK: "true"})
-                created = await client.post(
-                    "/repos/{owner}/{repo}/check-runs",
-                    url_vars={"owner": owner, "repo": repo},
-                    data={**state, "head_sha": view.head_sha},
-                )
-                check_id = str(created["id"])
-            elif annotations.get(feedback.REPORTED_CHECK) != fingerprint:
-                await client.patch(
-                    "/repos/{owner}/{repo}/check-runs/{check_run_id}",
-                    url_vars={"owner": owner, "repo": repo, "check_run_id": check_id},
-                    data=state,
-                )
-            else:
-                return {}
-        return {feedback.CHECK_RUN_ID: check_id, feedback.REPORTED_CHECK: fingerprint, POSTING_CHECK: None}
+
+        async def create() -> dict[str, Any]:
+            created: dict[str, Any] = await client.post(
+                "/repos/{owner}/{repo}/check-runs",
+                url_vars={"owner": owner, "repo": repo},
+                data={**state, "head_sha": view.head_sha},
+            )
+            return created
+
+        async def update(check_id: str) -> Any:
+            return await client.patch(
+                "/repos/{owner}/{repo}/check-runs/{check_run_id}",
+                url_vars={"owner": owner, "repo": repo, "check_run_id": check_id},
+                data=state,
+            )
+
+        return await self._keep_in_step(
+            run,
+            annotations,
+            CHECK_RUN,
+            state,
+            find=lambda: self._find_check_run(client, view),
+            create=create,
+            update=update,
+        )
 
     async def _find_check_run(self, client: GitHubClient, view: RunView) -> str | None:
         owner, repo = view.repository.split("/", 1)

@@ -260,3 +260,33 @@ async def test_retry_comment_restarts_the_last_failed_run_with_new_instructions(
     runs = {run["metadata"]["name"]: run for run in await list_runs(api, "CodeRun")}
     assert runs[retried]["spec"]["contextVersion"] == 2
     assert runs[retried]["spec"]["promptModification"] == "use the staging database"
+
+
+async def test_a_comment_posted_just_before_a_crash_is_found_not_posted_again() -> None:
+    from bot.core.feedback import TRACKING_COMMENT_ID, run_view, tracking_marker
+    from bot.github import GitHubApp
+    from bot.kube import Kube, api_client
+    from bot.reporter import TRACKING_COMMENT, Reporter
+
+    async with running_stack(controller=False) as stack, api_client(stack.kube.kubeconfig_path) as api:
+        name, _ = await command(stack, 5, "/code 5 --service trader")
+        kube = Kube(api)
+        run = await kube.get_run("CodeRun", NAMESPACE, name)
+        assert run is not None
+        # The previous reporter posted the comment, then died before recording its id.
+        marker = tracking_marker(run_view(run))
+        stack.gh.add_comment(stack.scene.repo, 5, "mallory", f"a pasted marker does not count\n{marker}")
+        earlier = stack.gh.add_comment(stack.scene.repo, 5, "orchestrator-bot[bot]", f"queued\n{marker}")
+        await kube.patch_run(
+            "CodeRun", NAMESPACE, name, {"metadata": {"annotations": {TRACKING_COMMENT.posting_key: "true"}}}
+        )
+        github = GitHubApp(
+            stack.session, app_id=stack.gh.app_id, private_key=stack.gh.private_key_pem, api_url=stack.gh.url
+        )
+        await Reporter(github, kube, NAMESPACE).report("CodeRun", name)
+        run = await kube.get_run("CodeRun", NAMESPACE, name)
+        assert run is not None
+        assert run["metadata"]["annotations"][TRACKING_COMMENT_ID] == str(earlier["id"])
+        assert TRACKING_COMMENT.posting_key not in run["metadata"]["annotations"]
+        tracking = [c["id"] for c in stack.gh.comments(stack.scene.repo, 5) if c["user"]["type"] == "Bot"]
+        assert tracking == [earlier["id"]]
