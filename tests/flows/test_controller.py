@@ -246,3 +246,22 @@ async def test_controller_without_task_controller_config_refuses_to_start(
         "orchestrator-bot controller: ConfigMap task-controller-config not found in namespace orchestrator "
         "(the controller does not start without its job settings)"
     ]
+
+
+async def test_finished_jobs_are_removed_after_their_ttl_and_the_run_keeps_its_status() -> None:
+    async with running_stack(controller=False) as stack, await api_client_for(stack) as api:
+        configmap = yaml.safe_load(TASK_CONFIG_FILE.read_text())
+        settings = yaml.safe_load(configmap["data"]["config.yaml"])
+        settings["cleanup"] = {"succeededTtlSeconds": 0, "failedTtlSeconds": 3600}
+        configmap["data"]["config.yaml"] = yaml.safe_dump(settings)
+        stack.kube.apply_manifest(configmap)
+        stack.start_controller()
+        name = await start_code_run(stack, api)
+        await eventually(lambda: phase_of(api, name, "Succeeded"), what="Succeeded")
+
+        async def job_gone() -> bool:
+            return await _job(client.BatchV1Api(api), name) is None
+
+        await eventually(job_gone, what="the finished Job to be deleted")
+        run = await phase_of(api, name, "Succeeded")
+        assert run is not None and run["status"]["branch"] == "feature/task-5-trader"
