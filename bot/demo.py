@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import Any, TypeVar
 
 from kubernetes_asyncio.client.exceptions import ApiException
 
@@ -29,49 +28,12 @@ from bot.logs import configure_logging
 from bot.sandbox import payloads
 from bot.sandbox.kube import JobOutcome
 from bot.sandbox.stack import NAMESPACE, WEBHOOK_SECRET, Stack, agent_pushes_a_branch, running_stack
+from bot.sandbox.story import Check, Printer, answer_of, created_run, without_marker
 
 T = TypeVar("T")
 STEP_TIMEOUT_SECONDS = 20.0
 LONG_TASK = "6"
 """The demo's agent works on task 6 for minutes, so there is time to /cancel it."""
-
-
-class Printer:
-    """The story, with colour on a terminal and plain text elsewhere (NO_COLOR respected)."""
-
-    def __init__(self, stream: TextIO, colour: bool) -> None:
-        self.stream = stream
-        self.colour = colour
-
-    def _paint(self, code: str, text: str) -> str:
-        return f"\033[{code}m{text}\033[0m" if self.colour else text
-
-    def title(self, text: str) -> None:
-        print(self._paint("1", text), file=self.stream, flush=True)
-
-    def step(self, number: int, text: str) -> None:
-        print("\n" + self._paint("1;36", f"{number}. {text}"), file=self.stream, flush=True)
-
-    def line(self, text: str, indent: int = 3) -> None:
-        print(" " * indent + text, file=self.stream, flush=True)
-
-    def block(self, text: str, indent: int = 6) -> None:
-        for row in text.strip().splitlines():
-            self.line(self._paint("2", "│ ") + row, indent)
-
-    def good(self, text: str) -> str:
-        return self._paint("32", text)
-
-    def bad(self, text: str) -> str:
-        return self._paint("31", text)
-
-
-@dataclass
-class Check:
-    step: str
-    expected: str
-    observed: str
-    ok: bool
 
 
 class Demo:
@@ -132,7 +94,7 @@ class Demo:
         """The person writes the comment; the local GitHub delivers the signed webhook to serve."""
         self.out.line(f"{user} comments on #{issue}: {body}")
         comment, record = await self.stack.gh.user_comments(self.repo, issue, user, body)
-        answer = _answer_of(record.response_body)
+        answer = answer_of(record.response_body)
         self.out.line(f"→ GitHub delivers issue_comment {record.guid[:8]}… ← {record.status_code} {answer}")
         return {"comment": comment, "record": record, "answer": answer}
 
@@ -165,7 +127,7 @@ class Demo:
     async def code_on_an_issue(self, number: int) -> str | None:
         self.out.step(number, "A writer asks for code on an issue")
         sent = await self.someone_comments(5, "alice", "/code 5 --service trader")
-        name = _created(sent["answer"])
+        name = created_run(sent["answer"])
         self.expect(
             "code on issue",
             "webhook answered 200 after storing the run",
@@ -197,7 +159,7 @@ class Demo:
         comment = await self.tracking_comment(5, "/pull/")
         if comment is not None:
             self.out.line("💬 tracking comment, as GitHub shows it:")
-            self.out.block(_without_marker(comment["body"]))
+            self.out.block(without_marker(comment["body"]))
         pulls = [p for p in self.stack.gh.pulls(self.repo) if p["head"]["ref"] == "feature/task-5-trader"]
         url = pulls[0]["html_url"] if pulls else "none"
         self.out.line(f"🔗 pull request: {url}")
@@ -212,7 +174,7 @@ class Demo:
     async def docs_on_a_pull_request(self, number: int) -> None:
         self.out.step(number, "A writer asks for docs on a pull request")
         sent = await self.someone_comments(7, "alice", "/docs")
-        name = _created(sent["answer"])
+        name = created_run(sent["answer"])
         run = await self.run("DocsRun", name) if name else None
         branch = ((run or {}).get("spec") or {}).get("sourceBranch")
         self.expect(
@@ -266,13 +228,13 @@ class Demo:
             api_url=self.stack.gh.url,
         )
         record = await self.stack.gh.deliver("issues", payload)
-        answer = _answer_of(record.response_body)
+        answer = answer_of(record.response_body)
         self.out.line(
             f"carol adds the label `docs` to #5 → GitHub delivers issues.labeled ← {record.status_code} {answer}"
         )
         after = len(await self.runs("DocsRun"))
         self.expect("label", "the label started a DocsRun", f"{after - before} new", after - before == 1)
-        name = _created(answer)
+        name = created_run(answer)
         if name:
             phases = await self.follow_phases("DocsRun", name, ("Succeeded", "Failed"))
             self.expect("label", "run succeeded", " → ".join(phases), phases[-1:] == ["Succeeded"])
@@ -307,7 +269,7 @@ class Demo:
             return
         before = len(await self.runs("CodeRun"))
         record = await self.stack.gh.deliver("issue_comment", first.request_body, first.guid)
-        answer = _answer_of(record.response_body)
+        answer = answer_of(record.response_body)
         self.out.line(f"→ redelivery {first.guid[:8]}… ← {record.status_code} {answer}")
         after = len(await self.runs("CodeRun"))
         self.expect(
@@ -320,7 +282,7 @@ class Demo:
     async def cancel(self, number: int) -> None:
         self.out.step(number, "A long run is cancelled")
         sent = await self.someone_comments(5, "alice", f"/code {LONG_TASK} --service api")
-        name = _created(sent["answer"])
+        name = created_run(sent["answer"])
         if not name:
             self.expect("cancel", "a run to cancel", "none", False)
             return
@@ -364,26 +326,6 @@ class Demo:
             self.out.line(f"{mark}  {check.step.ljust(width)}  {check.expected}", indent=2)
         passed = sum(c.ok for c in self.checks)
         self.out.line(f"{passed}/{len(self.checks)} checks passed", indent=2)
-
-
-def _answer_of(body: str | None) -> str:
-    try:
-        answer = json.loads(body or "")
-    except ValueError:
-        return (body or "").strip()[:120]
-    done = answer.get("done") or [answer.get("outcome") or answer.get("error") or ""]
-    return "; ".join(str(item) for item in done)
-
-
-def _created(answer: str) -> str | None:
-    for part in answer.split("; "):
-        if part.startswith("created "):
-            return part.split()[-1]
-    return None
-
-
-def _without_marker(body: str) -> str:
-    return "\n".join(line for line in body.splitlines() if not line.startswith("<!--"))
 
 
 async def _maybe(call: Awaitable[T]) -> T | None:

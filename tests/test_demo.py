@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 from bot.controller import RUN_KINDS
-from bot.demo import Demo, Printer, demo_outcome
+from bot.demo import Demo, demo_outcome
 from bot.kube import Kube, api_client
 from bot.sandbox.stack import NAMESPACE, running_stack
+from bot.sandbox.story import Printer
 
 
 def test_demo_command_exits_zero_and_shows_the_pull_request(tmp_path: Path) -> None:
