@@ -11,20 +11,18 @@ from collections.abc import Callable, Sequence
 from aiohttp import web
 
 from bot import __version__
-from bot.app_manifest import register as register_app_manifest
 from bot.config import Settings, load_settings
 from bot.controller import ControllerOptions, default_identity
-from bot.demo import register as register_demo
 from bot.errors import ConfigError
 from bot.logs import configure_logging
 from bot.render_cli import register as register_render
 from bot.roles import ControllerCannotStart, create_serve_app, run_controller_role
-from bot.sandbox.github.cli import register as register_github_api
-from bot.sandbox.kube.cli import register as register_kube_api
-from bot.sandbox.send_comment import register as register_send_comment
 from bot.templates import default_templates_dir
 
 Command = Callable[[argparse.Namespace], int]
+ROLES = frozenset({"serve", "controller", "check-config"})
+"""The long-running roles: their parser leaves out the tools (local APIs, demo), whose modules would
+otherwise be imported into every `serve` and `controller` process for nothing."""
 
 
 def _settings_or_exit() -> Settings:
@@ -54,7 +52,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def _freeze_start_up_objects() -> None:
     """Hide what start-up made (~100k objects of kubernetes_asyncio, pydantic, aiohttp...) from the
     cyclic garbage collector: they live as long as the process, and every full collection used to
-    walk them all (~50 ms, a stall of every delivery in flight; benchmarks/README.md)."""
+    walk them all (~50 ms, in `serve` a stall of every delivery in flight; benchmarks/README.md)."""
     gc.collect()
     gc.freeze()
 
@@ -78,6 +76,7 @@ def cmd_controller(args: argparse.Namespace) -> int:
         retry_period=max(1.0, args.lease_duration / 5),
         identity=args.identity or default_identity(),
     )
+    _freeze_start_up_objects()
     try:
         asyncio.run(run_controller_role(settings, options))
     except (ConfigError, ControllerCannotStart) as exc:
@@ -97,7 +96,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, tools: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="orchestrator-bot",
         description="Start AI coding agents on Kubernetes from GitHub comments and labels.",
@@ -138,18 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     controller.set_defaults(handler=cmd_controller)
 
-    sandbox = commands.add_parser(
-        "sandbox",
-        help="local Kubernetes and GitHub APIs for trying the bot without a cluster or an account",
-        description="Strict local stand-ins for the Kubernetes API and the GitHub API, over real HTTP.",
-    )
-    sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", metavar="SERVER", required=True)
-    register_kube_api(sandbox_commands)
-    register_github_api(sandbox_commands)
+    if tools:
+        _register_tools(commands)
     register_render(commands)
-    register_demo(commands)
-    register_send_comment(commands)
-    register_app_manifest(commands)
 
     check = commands.add_parser(
         "check-config",
@@ -160,7 +150,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _register_tools(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    # Imported here, not at the top: they bring the local Kubernetes and GitHub APIs (~5k objects,
+    # ~3 MiB and 0.3 s of start-up) that no role uses.
+    from bot.app_manifest import register as register_app_manifest
+    from bot.demo import register as register_demo
+    from bot.sandbox.github.cli import register as register_github_api
+    from bot.sandbox.kube.cli import register as register_kube_api
+    from bot.sandbox.send_comment import register as register_send_comment
+
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="local Kubernetes and GitHub APIs for trying the bot without a cluster or an account",
+        description="Strict local stand-ins for the Kubernetes API and the GitHub API, over real HTTP.",
+    )
+    sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", metavar="SERVER", required=True)
+    register_kube_api(sandbox_commands)
+    register_github_api(sandbox_commands)
+    register_demo(commands)
+    register_send_comment(commands)
+    register_app_manifest(commands)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(tools=not (argv and argv[0] in ROLES)).parse_args(argv)
     handler: Command = args.handler
     return handler(args)

@@ -60,6 +60,10 @@ class OrchestratorSettings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     templates_dir: Path | None = None
     permission_cache_seconds: float = Field(default=60.0, ge=0)
+    redelivery_interval_seconds: float = Field(default=60.0, ge=0)
+    """How often the controller asks GitHub to redeliver failed webhook deliveries; 0 turns it off."""
+    redelivery_window_seconds: float = Field(default=6 * 3600, gt=0, le=3 * 24 * 3600)
+    """Only deliveries that failed this recently are redelivered (GitHub keeps its log for 3 days)."""
 
 
 class Settings(BaseModel):

@@ -8,9 +8,12 @@ raised as `UpstreamUnavailable`, which turns the answer into 503 so GitHub can r
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +38,7 @@ from bot.webhook import FollowUp, Outcome
 log = logging.getLogger(__name__)
 
 TASK_CONFIG_TTL_SECONDS = 30.0
+SSH_SECRET_TTL_SECONDS = 60.0
 RUN_KINDS: tuple[RunKind, ...] = ("CodeRun", "DocsRun")
 
 
@@ -55,6 +59,52 @@ class TaskConfigCache:
 
 
 @dataclass
+class SshSecretCache:
+    """Senders whose SSH secret was found complete, remembered for a minute (like their permission),
+    so a warm `/code` costs one Kubernetes request, the run's creation, instead of two. Only a
+    complete secret is remembered: someone who has just added theirs is never refused from memory."""
+
+    kube: Kube
+    namespace: str
+    found: dict[str, tuple[frozenset[str], float]] = field(default_factory=dict)
+
+    async def decide(self, login: str) -> policy.Decision:
+        name = policy.ssh_secret_name(login)
+        cached = self.found.get(name)
+        if cached is not None and time.monotonic() - cached[1] <= SSH_SECRET_TTL_SECONDS:
+            return policy.decide_secret(login, cached[0], self.namespace)
+        keys = await self.kube.secret_keys(self.namespace, name)
+        decision = policy.decide_secret(login, keys, self.namespace)
+        if decision.allowed and keys is not None:
+            self.found[name] = (keys, time.monotonic())
+        else:
+            self.found.pop(name, None)
+        return decision
+
+
+@dataclass
+class ReplyLocks:
+    """One lock per reply marker, held while the reply is looked for and posted. Without it, copies of
+    one delivery handled at once (a redelivery racing the original) all find no reply and all post
+    one. Each lock is dropped once nobody holds or awaits it."""
+
+    locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    users: dict[str, int] = field(default_factory=dict)
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock = self.locks.setdefault(key, asyncio.Lock())
+        self.users[key] = self.users.get(key, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self.users[key] -= 1
+            if not self.users[key]:
+                del self.users[key], self.locks[key]
+
+
+@dataclass
 class Intake:
     github: GitHubApp
     kube: Kube
@@ -63,9 +113,12 @@ class Intake:
     code_label: str
     metrics: WebhookMetrics
     task_config: TaskConfigCache = field(init=False)
+    ssh_secrets: SshSecretCache = field(init=False)
+    reply_locks: ReplyLocks = field(init=False, default_factory=ReplyLocks)
 
     def __post_init__(self) -> None:
         self.task_config = TaskConfigCache(self.kube, self.namespace)
+        self.ssh_secrets = SshSecretCache(self.kube, self.namespace)
 
     # --- event handlers -------------------------------------------------------------------------
 
@@ -94,7 +147,7 @@ class Intake:
             return Outcome(f"ignored label by {origin.sender}")
         config = await self.task_config.get()
         context = CommandContext(tuple(config.models.allowed))
-        marker = f"label-{label}-{event.delivery_id}"
+        marker = f"label-{label}-{origin.run_identity}"
         if label == self.docs_label:
             return await self._carry_out(parse("/docs", context), origin, config, marker)
         body = data["issue"].get("body") or ""
@@ -204,8 +257,7 @@ class Intake:
 
     async def _secret_decision(self, origin: Origin) -> policy.Decision:
         """Runs act as the sender, with the sender's own SSH secret, or not at all."""
-        keys = await self.kube.secret_keys(self.namespace, policy.ssh_secret_name(origin.sender))
-        return policy.decide_secret(origin.sender, keys, self.namespace)
+        return await self.ssh_secrets.decide(origin.sender)
 
     async def _create(self, manifest: dict[str, Any]) -> str:
         kind, name = manifest["kind"], manifest["metadata"]["name"]
@@ -280,7 +332,8 @@ class Intake:
 
     def _reply_later(self, origin: Origin, body: str, marker: str) -> FollowUp:
         async def reply() -> None:
-            client = await self.github.installation_client(origin.installation_id)
-            await post_reply_once(client, origin.repository, origin.issue_number, body, marker)
+            async with self.reply_locks.hold(marker):
+                client = await self.github.installation_client(origin.installation_id)
+                await post_reply_once(client, origin.repository, origin.issue_number, body, marker)
 
         return reply

@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any, cast
 
 import aiohttp
+from aiohttp.helpers import get_env_proxy_for_url
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 from kubernetes_asyncio.config.config_exception import ConfigException
+from yarl import URL
 
 from bot.core.resources import GROUP, PLURALS, VERSION, RunKind
 from bot.core.taskconfig import CONFIGMAP_KEY, CONFIGMAP_NAME, TaskConfig, TaskConfigError, parse_task_config
@@ -66,7 +68,22 @@ async def api_client(
         raise ConfigError("KUBECONFIG", f"cannot load Kubernetes access from {source}: {exc}") from None
     async with client.ApiClient(configuration=configuration) as api:
         api.user_agent = user_agent
+        _skip_per_request_environment_lookups(api, configuration.host or "")
         yield api
+
+
+def _skip_per_request_environment_lookups(api: client.ApiClient, host: str) -> None:
+    """kubernetes_asyncio's aiohttp session trusts the environment, so every call looks up ~/.netrc
+    and the proxy variables in a worker thread: two thread hops per request, about a fifth of the CPU
+    `serve` spends creating a run (benchmarks/README.md). When no proxy applies to the apiserver (the
+    usual case) the lookups are switched off; kubeconfig, not netrc, carries the apiserver's
+    credentials. With a proxy configured for it, nothing changes."""
+    session = api.rest_client.pool_manager
+    try:
+        get_env_proxy_for_url(URL(host))
+    except LookupError:
+        if hasattr(session, "_trust_env"):
+            session._trust_env = False
 
 
 class Kube:
@@ -160,17 +177,27 @@ class Kube:
         return result
 
     async def secret_keys(self, namespace: str, name: str) -> frozenset[str] | None:
-        """The data keys of a secret (never its values), or None if it does not exist."""
+        """The data keys of a secret (never its values), or None if it does not exist.
+
+        Read as a plain dict: building the V1Secret model parses its timestamps with dateutil, which
+        cost more CPU than the rest of the call (benchmarks/README.md)."""
         with kubernetes_failures(f"reading secret {name}"):
             try:
-                secret = await self.core.read_namespaced_secret(
-                    name, namespace, _request_timeout=REQUEST_TIMEOUT_SECONDS
+                secret: dict[str, Any] = await self.api.call_api(
+                    "/api/v1/namespaces/{namespace}/secrets/{name}",
+                    "GET",
+                    path_params={"namespace": namespace, "name": name},
+                    header_params={"Accept": "application/json"},
+                    response_types_map={200: "object"},
+                    auth_settings=["BearerToken"],
+                    _return_http_data_only=True,
+                    _request_timeout=REQUEST_TIMEOUT_SECONDS,
                 )
             except ApiException as exc:
                 if exc.status in (403, 404):
                     return None
                 raise
-        return frozenset((secret.data or {}).keys()) | frozenset((secret.string_data or {}).keys())
+        return frozenset(secret.get("data") or {}) | frozenset(secret.get("stringData") or {})
 
     async def read_task_config(self, namespace: str) -> TaskConfig:
         with kubernetes_failures(f"reading ConfigMap {CONFIGMAP_NAME}"):

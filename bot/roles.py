@@ -17,6 +17,7 @@ from bot.handlers import build_router
 from bot.intake import Intake
 from bot.kube import Kube, TaskConfigUnavailable, api_client
 from bot.metrics import WebhookMetrics
+from bot.redelivery import sweeper_for
 from bot.reporter import Reporter
 from bot.templates import default_templates_dir
 from bot.webhook import create_app
@@ -103,4 +104,5 @@ async def run_controller_role(settings: Settings, options: ControllerOptions | N
         controller = Controller(kube, config, options)
         controller.run_listeners.append(reporter.on_run)
         controller.leader_tasks.append(reporter.run)
+        controller.leader_tasks.append(sweeper_for(settings, github, kube).run)
         await controller.run_with_leader_election()

@@ -147,7 +147,9 @@ class WebhookApp:
             return event_name, _answer_json(202, {"event": event_name, "outcome": "ignored"}), "ignored"
         try:
             data = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        except (ValueError, RecursionError) as exc:
+            # ValueError, not only JSONDecodeError: a number longer than Python's int-conversion limit
+            # (4300 digits) raises a plain ValueError while parsing, which used to escape as a 500.
             return (
                 event_name,
                 _refuse(400, f"body is not valid JSON: {exc.__class__.__name__}"),

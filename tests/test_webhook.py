@@ -170,6 +170,9 @@ async def test_legacy_sha1_only_request_is_told_why(client: Client) -> None:
         pytest.param(
             delivery_headers(), b"[" * 100_000 + b"]" * 100_000, "not valid JSON", id="deeply nested"
         ),
+        pytest.param(
+            delivery_headers(), b'{"n": ' + b"9" * 5000 + b"}", "not valid JSON", id="5000-digit number"
+        ),
     ],
 )
 async def test_malformed_but_signed_delivery_gets_400(

@@ -29,6 +29,16 @@ class Origin:
     head_branch: str | None = None
     head_repository: str | None = None
     """owner/name of the PR's head repository (a fork when it differs from `repository`)."""
+    event_key: str | None = None
+    """What makes this event unique inside its signed body (the comment's id; the label, the issue and
+    the time it was added). Run names derive from it: `X-GitHub-Delivery` is not covered by the
+    signature, so a captured delivery sent again under new delivery ids must not count as a new
+    command."""
+
+    @property
+    def run_identity(self) -> str:
+        """The event's identity for run names: `event_key`, else the delivery id."""
+        return self.event_key or self.delivery_id
 
     @property
     def owner(self) -> str:
@@ -90,15 +100,22 @@ def from_issue_comment(data: dict[str, Any], delivery_id: str) -> Origin:
         issue_number=int(issue["number"]),
         is_pull_request="pull_request" in issue,
         comment_id=int(data["comment"]["id"]),
+        event_key=f"comment-{int(data['comment']['id'])}",
     )
 
 
 def from_issue_labeled(data: dict[str, Any], delivery_id: str) -> Origin:
     issue = data["issue"]
+    label = (data.get("label") or {}).get("name")
+    labeled_at = issue.get("updated_at")
+    # The issue's id is unique across repositories; adding the label updates the issue, so labelling
+    # it again later is a new event.
+    known = label and labeled_at and issue.get("id")
     return Origin(
         **_common(data, delivery_id, "label"),
         issue_number=int(issue["number"]),
         is_pull_request="pull_request" in issue,
+        event_key=f"label-{label}-{issue['id']}-{labeled_at}" if known else None,
     )
 
 

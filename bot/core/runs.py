@@ -1,8 +1,10 @@
 """Accepted commands -> DocsRun / CodeRun manifests, with deterministic names.
 
-A run's name depends only on the delivery id and the command's index in the comment (or, for a retry,
-on the run it retries), never on the clock: GitHub's redeliveries and parallel replicas produce the
-same name, Kubernetes answers 409 to the second create, and each command yields exactly one run.
+A run's name depends only on the event's identity and the command's index in the comment (or, for a
+retry, on the run it retries), never on the clock: GitHub's redeliveries and parallel replicas produce
+the same name, Kubernetes answers 409 to the second create, and each command yields exactly one run.
+The identity is read from the signed body where it can be (`Origin.run_identity`: the comment's id),
+because the delivery id header is not signed and a replayed delivery may carry any.
 """
 
 from __future__ import annotations
@@ -36,10 +38,11 @@ def run_name(prefix: str, *identity: str) -> str:
 
 
 def command_run_name(
-    kind: RunKind, delivery_id: str, index: int, task_id: int | None, service: str | None
+    kind: RunKind, identity: str, index: int, task_id: int | None, service: str | None
 ) -> str:
+    """`identity` is the event's (`Origin.run_identity`); `index` the command's place in the comment."""
     prefix = f"code-{task_id}-{service}" if kind == "CodeRun" else "docs"
-    return run_name(prefix, delivery_id, str(index))
+    return run_name(prefix, identity, str(index))
 
 
 def retry_run_name(previous_name: str, context_version: int) -> str:
@@ -96,7 +99,7 @@ def docs_run(
         model=args.model or config.models.default_docs,
         github_user=origin.sender,
     )
-    name = command_run_name("DocsRun", origin.delivery_id, index, None, None)
+    name = command_run_name("DocsRun", origin.run_identity, index, None, None)
     return _manifest("DocsRun", name, namespace, origin, spec.to_manifest(), {})
 
 
@@ -120,7 +123,7 @@ def code_run(
         continue_session=args.continue_session,
         overwrite_memory=args.overwrite_memory,
     )
-    name = command_run_name("CodeRun", origin.delivery_id, index, args.task_id, args.service)
+    name = command_run_name("CodeRun", origin.run_identity, index, args.task_id, args.service)
     extra = {"task-id": str(args.task_id), "service": args.service}
     return _manifest("CodeRun", name, namespace, origin, spec.to_manifest(), extra)
 

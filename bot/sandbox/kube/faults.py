@@ -156,6 +156,12 @@ class Faults:
         if self._compact is not None:
             self._compact()
 
+    @property
+    def pending(self) -> int:
+        """How many counted faults are still to be served (those with `times=None` are not counted)."""
+        rules = (*self._failures, *self._watch_cuts, *self._watch_expiries)
+        return sum(rule.remaining for rule in rules if rule.remaining is not None)
+
     def clear(self) -> None:
         self._failures.clear()
         self._watch_cuts.clear()

@@ -169,6 +169,9 @@ class KubeHTTP:
         failure = self.faults.failure_for(request.method, request.path_qs)
         if failure is not None:
             if failure.delay:
+                # The request has arrived whole and is acted on after the wait, even if the client has
+                # gone by then (as with a slow apiserver): read the body before waiting.
+                await request.read()
                 await asyncio.sleep(failure.delay)
             if failure.status:
                 raise ApiError(failure.status, failure.reason, failure.message)
