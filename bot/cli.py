@@ -75,6 +75,7 @@ def cmd_controller(args: argparse.Namespace) -> int:
         renew_deadline=args.lease_duration * 2 / 3,
         retry_period=max(1.0, args.lease_duration / 5),
         identity=args.identity or default_identity(),
+        health_port=args.health_port or None,
     )
     _freeze_start_up_objects()
     try:
@@ -134,6 +135,12 @@ def build_parser(*, tools: bool = True) -> argparse.ArgumentParser:
     )
     controller.add_argument(
         "--workers", type=int, default=4, help="runs reconciled at once (default: %(default)s)"
+    )
+    controller.add_argument(
+        "--health-port",
+        type=int,
+        default=8081,
+        help="port of /healthz and /metrics (default: %(default)s; 0 turns them off)",
     )
     controller.set_defaults(handler=cmd_controller)
 

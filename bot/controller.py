@@ -20,6 +20,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
 from kubernetes_asyncio import watch
 from kubernetes_asyncio.client.exceptions import ApiException
 from kubernetes_asyncio.leaderelection import electionconfig, leaderelection
@@ -30,6 +31,7 @@ from bot.core.reconcile import DeleteJob, EnsureChildren, Observed, RequeueAfter
 from bot.core.resources import GROUP, PLURALS, VERSION, RunKind
 from bot.core.taskconfig import TaskConfig
 from bot.errors import KubernetesUnavailable
+from bot.health import ControllerMetrics, health_app
 from bot.kube import Kube, kubernetes_failures
 from bot.templates import load_template_sources
 from bot.workqueue import WorkQueue
@@ -59,9 +61,9 @@ class ControllerOptions:
     """Whole seconds: the Lease stores leaseDurationSeconds as an integer."""
     renew_deadline: float = 10.0
     retry_period: float = 2.0
-    identity: str = field(
-        default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-    )
+    identity: str = field(default_factory=default_identity)
+    health_port: int | None = None
+    """Serve /healthz and /metrics on this port (all interfaces); None: not at all."""
 
 
 class Controller:
@@ -71,6 +73,7 @@ class Controller:
         self.options = options
         self.templates = load_template_sources(options.templates_dir)
         self.queue: WorkQueue[RunKey] = WorkQueue()
+        self.metrics = ControllerMetrics()
         self.run_listeners: list[RunListener] = []
         self.leader_tasks: list[Callable[[], Coroutine[Any, Any, None]]] = []
         """More work that only the Lease holder does (the reporter), run beside the reconcile loops."""
@@ -78,6 +81,16 @@ class Controller:
         self._lead_task: asyncio.Task[Any] | None = None
 
     # --- leadership -----------------------------------------------------------------------------
+
+    async def serve_health(self) -> web.AppRunner | None:
+        """Start /healthz and /metrics if a port is set; the caller cleans the runner up."""
+        if self.options.health_port is None:
+            return None
+        app = health_app(self.metrics, self.options.identity, self.leading.is_set, lambda: len(self.queue))
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "0.0.0.0", self.options.health_port).start()
+        return runner
 
     async def run_with_leader_election(self) -> None:
         """Campaign for the Lease forever; act only while holding it."""
@@ -248,11 +261,14 @@ class Controller:
                 await self.reconcile_one(*key)
             except KubernetesUnavailable as exc:
                 delay = self.queue.retry(key)
+                self.metrics.reconciles.labels("retry").inc()
                 log.warning("reconcile of %s/%s will be retried in %.1f s: %s", *key, delay, exc)
             except Exception:
                 delay = self.queue.retry(key)
+                self.metrics.reconciles.labels("error").inc()
                 log.exception("reconcile of %s/%s failed; retrying in %.1f s", *key, delay)
             else:
+                self.metrics.reconciles.labels("ok").inc()
                 self.queue.forget(key)
             finally:
                 self.queue.done(key)

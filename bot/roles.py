@@ -105,4 +105,9 @@ async def run_controller_role(settings: Settings, options: ControllerOptions | N
         controller.run_listeners.append(reporter.on_run)
         controller.leader_tasks.append(reporter.run)
         controller.leader_tasks.append(sweeper_for(settings, github, kube).run)
-        await controller.run_with_leader_election()
+        health = await controller.serve_health()
+        try:
+            await controller.run_with_leader_election()
+        finally:
+            if health is not None:
+                await health.cleanup()

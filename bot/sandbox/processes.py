@@ -80,8 +80,16 @@ class BotProcess:
     def controller(
         cls, env: dict[str, str], log_path: Path, identity: str, lease_seconds: int = 3
     ) -> BotProcess:
-        arguments = ["--identity", identity, "--lease-duration", str(lease_seconds)]
-        return cls("controller", env, log_path, arguments)
+        chosen = free_port()
+        arguments = [
+            "--identity",
+            identity,
+            "--lease-duration",
+            str(lease_seconds),
+            "--health-port",
+            str(chosen),
+        ]
+        return cls("controller", env, log_path, arguments, chosen)
 
     @property
     def base_url(self) -> str:

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import kubernetes_validate
 import pytest
 import yaml
@@ -21,6 +22,7 @@ from bot.controller import Controller, ControllerOptions
 from bot.core.resources import RunKind
 from bot.kube import Kube
 from bot.sandbox.kube import JobOutcome, LocalKubeAPI
+from bot.sandbox.processes import free_port
 from bot.sandbox.stack import NAMESPACE, TASK_CONFIG_FILE, Stack, cluster_objects, running_stack
 from bot.templates import default_templates_dir
 
@@ -168,9 +170,22 @@ async def test_deleting_a_run_removes_its_job_and_configmap(
     assert (await core.read_namespaced_persistent_volume_claim("workspace-trader", NAMESPACE)).metadata.name
 
 
-def _controller_process(kube: LocalKubeAPI, identity: str, env: dict[str, str]) -> subprocess.Popen[str]:
+def _controller_process(
+    kube: LocalKubeAPI, identity: str, env: dict[str, str], health_port: int
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "bot", "controller", "--lease-duration", "3", "--identity", identity],
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "controller",
+            "--lease-duration",
+            "3",
+            "--identity",
+            identity,
+            "--health-port",
+            str(health_port),
+        ],
         env={**env, "KUBECONFIG": str(kube.kubeconfig_path)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -192,10 +207,14 @@ async def test_only_the_lease_holder_acts_and_a_standby_takes_over(bot_env: dict
     async with running_stack(controller=False) as stack, await api_client_for(stack) as api:
         env = {**bot_env, "GITHUB_API_URL": stack.gh.url, "GITHUB_APP_ID": str(stack.gh.app_id)}
         env["GITHUB_PRIVATE_KEY"] = stack.gh.private_key_pem
-        first = _controller_process(stack.kube, "first", env)
+        first_port, second_port = free_port(), free_port()
+        first = _controller_process(stack.kube, "first", env, first_port)
         try:
             assert await eventually(lambda: _is(api, "first"), what="first holds the Lease") == "first"
-            second = _controller_process(stack.kube, "second", env)
+            second = _controller_process(stack.kube, "second", env, second_port)
+            await eventually(lambda: _health(second_port), what="second's /healthz")
+            assert (await _health(first_port)) == {"status": "ok", "identity": "first", "leading": True}
+            assert (await _health(second_port)) == {"status": "ok", "identity": "second", "leading": False}
             try:
                 name = await start_code_run(stack, api)
                 await eventually(lambda: phase_of(api, name, "Succeeded"), what="first run done")
@@ -219,6 +238,18 @@ async def test_only_the_lease_holder_acts_and_a_standby_takes_over(bot_env: dict
         finally:
             first.kill()
             first.wait(timeout=10)
+
+
+async def _health(port: int) -> dict[str, Any] | None:
+    try:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{port}/healthz") as answer,
+        ):
+            found: dict[str, Any] = await answer.json()
+            return found
+    except aiohttp.ClientError:
+        return None
 
 
 async def _is(api: client.ApiClient, identity: str) -> str | None:
