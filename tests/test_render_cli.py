@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import io
 import subprocess
 import sys
 from pathlib import Path
@@ -94,10 +93,16 @@ def test_templates_from_a_configmap_directory(tmp_path: Path, capsys: pytest.Cap
     assert "# Mounted service trader" in capsys.readouterr().out
 
 
-def test_run_from_stdin(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(sys, "stdin", io.StringIO(Path(DOCSRUN).read_text()))
-    assert main(["render", "-"]) == 0
-    assert "docs-3f2a9c1e7b-files" in capsys.readouterr().out
+def test_run_from_stdin() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "render", "-"],
+        input=Path(DOCSRUN).read_text(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "docs-3f2a9c1e7b-files" in done.stdout
 
 
 @pytest.mark.parametrize(
