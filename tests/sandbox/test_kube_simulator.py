@@ -13,10 +13,16 @@ from bot.sandbox.kube import JobOutcome, LocalKubeAPI
 from tests.sandbox.kube_fixtures import api_client_for, job
 
 
-async def finished_job(batch: client.BatchV1Api, name: str) -> Any:
-    """Watch the Job until a Complete or Failed condition appears."""
+async def finished_job(batch: client.BatchV1Api, name: str, since: str | None = None) -> Any:
+    """Watch the Job until a Complete or Failed condition appears; `since` (the create's
+    resourceVersion) replays what happened before the watch started, so a fast Job is not missed."""
+    versions = {"resource_version": since} if since else {}
     stream = watch.Watch().stream(
-        batch.list_namespaced_job, "default", field_selector=f"metadata.name={name}", timeout_seconds=5
+        batch.list_namespaced_job,
+        "default",
+        field_selector=f"metadata.name={name}",
+        timeout_seconds=5,
+        **versions,
     )
     async with stream:
         async for event in stream:
@@ -138,8 +144,9 @@ async def test_finished_hook_sees_the_job_and_outcome() -> None:
 async def test_ttl_after_finished_deletes_the_job(simulated: tuple[LocalKubeAPI, client.ApiClient]) -> None:
     _, api = simulated
     batch = client.BatchV1Api(api)
-    await batch.create_namespaced_job("default", job("run-1", ttlSecondsAfterFinished=0))
-    await finished_job(batch, "run-1")
+    created = await batch.create_namespaced_job("default", job("run-1", ttlSecondsAfterFinished=0))
+    # With a TTL of 0 the Job may be gone before a fresh watch starts: replay from the create.
+    await finished_job(batch, "run-1", created.metadata.resource_version)
     await asyncio.sleep(0.05)
     assert (await batch.list_namespaced_job("default")).items == []
 
