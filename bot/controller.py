@@ -72,6 +72,7 @@ class Controller:
         self.config = config
         self.options = options
         self.templates = load_template_sources(options.templates_dir)
+        self.template_environment = render.template_environment(self.templates)
         self.queue: WorkQueue[RunKey] = WorkQueue()
         self.metrics = ControllerMetrics()
         self.run_listeners: list[RunListener] = []
@@ -310,7 +311,7 @@ class Controller:
         cannot be rendered (a bad template or config is not retried forever)."""
         try:
             context = render.build_context(run, self.config)
-            files = render.render_files(run["kind"], self.templates, context)
+            files = render.render_files(run["kind"], self.templates, context, self.template_environment)
             children = [jobs.configmap_manifest(run, files)]
             if run["kind"] == "CodeRun":
                 children.append(jobs.pvc_manifest(run))

@@ -364,10 +364,15 @@ def _template_line(path: str, traceback: TracebackType | None) -> str:
 
 
 def render_files(
-    kind: TaskType | RunKind, sources: Mapping[str, str], context: TemplateContext
+    kind: TaskType | RunKind,
+    sources: Mapping[str, str],
+    context: TemplateContext,
+    environment: jinja2.Environment | None = None,
 ) -> dict[str, str]:
     """Render every `<kind>/` template into the run's flat ConfigMap keys (`container.sh`,
     `hooks-stop-commit.sh`, ...). `kind` is `docs`/`code` or the run's `DocsRun`/`CodeRun`.
+    `environment`, if given, is `template_environment(sources)` kept by the caller: it holds the
+    compiled templates, so a controller rendering many runs compiles each template once.
     Raises `RenderError` naming the template and the problem."""
     if kind == "DocsRun" or kind == "CodeRun":
         kind = TASK_TYPES[kind]
@@ -381,7 +386,7 @@ def render_files(
         raise RenderError(f"missing template(s): {names}")
     context = context.model_copy(update={"hooks": _hooks(kind, paths, context.paths.config_dir)})
     variables = {name: getattr(context, name) for name in type(context).model_fields}
-    environment = template_environment(sources)
+    environment = environment or template_environment(sources)
     files = {}
     for path in paths:
         try:

@@ -20,6 +20,7 @@ from bot.core.render import (
     render_files,
     shell_quote,
     telemetry_env,
+    template_environment,
     template_key,
     template_path,
 )
@@ -499,3 +500,11 @@ def test_rendered_files_match_golden(kind: str) -> None:
             (directory / key).write_text(text, encoding="utf-8")
     golden = {path.name: path.read_text(encoding="utf-8") for path in directory.iterdir()}
     assert files == golden
+
+
+def test_a_kept_environment_renders_the_same_as_a_fresh_one() -> None:
+    sources = load_template_sources(default_templates_dir())
+    context = minimal_docs_context()
+    kept = template_environment(sources)
+    first = render_files("docs", sources, context, kept)
+    assert render_files("docs", sources, context, kept) == first == render_files("docs", sources, context)
