@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
+import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
 from aiohttp import web
 
@@ -79,13 +82,21 @@ def cmd_controller(args: argparse.Namespace) -> int:
     )
     _freeze_start_up_objects()
     try:
-        asyncio.run(run_controller_role(settings, options))
+        asyncio.run(_until_terminated(run_controller_role(settings, options)))
     except (ConfigError, ControllerCannotStart) as exc:
         print(f"orchestrator-bot controller: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 0
     return 0
+
+
+async def _until_terminated(work: Coroutine[Any, Any, None]) -> None:
+    """Run `work`; SIGTERM (what Kubernetes sends) cancels it, so it can clean up (release the Lease)."""
+    task = asyncio.ensure_future(work)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:

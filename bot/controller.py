@@ -98,6 +98,12 @@ class Controller:
         lock = LeaseLock(
             self.options.lease_name, self.options.namespace, self.options.identity, self.kube.api
         )
+        try:
+            await self._campaign(lock)
+        finally:
+            await self._release(lock)
+
+    async def _campaign(self, lock: LeaseLock) -> None:
         while True:
             election = leaderelection.LeaderElection(
                 electionconfig.Config(
@@ -118,6 +124,26 @@ class Controller:
                 await self._stop_lead_task()
             self.leading.clear()
             await asyncio.sleep(self.options.retry_period)
+
+    async def _release(self, lock: LeaseLock) -> None:
+        """On shutdown, give the Lease up (if held) so a standby takes over at once rather than
+        after the lease duration. Best effort: a failure only means the standby waits."""
+        if not self.leading.is_set() and lock.lease_reference is None:
+            return
+        try:
+            lease = await self.kube.coordination.read_namespaced_lease(
+                self.options.lease_name, self.options.namespace
+            )
+            if lease.spec is None or lease.spec.holder_identity != self.options.identity:
+                return
+            lease.spec.holder_identity = ""
+            lease.spec.lease_duration_seconds = 1
+            await self.kube.coordination.replace_namespaced_lease(
+                self.options.lease_name, self.options.namespace, lease
+            )
+            log.info("released the lease %s", self.options.lease_name)
+        except (ApiException, OSError, TimeoutError) as exc:
+            log.warning("could not release the lease %s: %s", self.options.lease_name, exc)
 
     async def _lead(self) -> None:
         log.info("acquired the lease %s as %s", self.options.lease_name, self.options.identity)

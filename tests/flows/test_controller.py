@@ -171,7 +171,7 @@ async def test_deleting_a_run_removes_its_job_and_configmap(
 
 
 def _controller_process(
-    kube: LocalKubeAPI, identity: str, env: dict[str, str], health_port: int
+    kube: LocalKubeAPI, identity: str, env: dict[str, str], health_port: int, lease_seconds: int = 3
 ) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [
@@ -180,15 +180,16 @@ def _controller_process(
             "bot",
             "controller",
             "--lease-duration",
-            "3",
+            str(lease_seconds),
             "--identity",
             identity,
             "--health-port",
             str(health_port),
         ],
         env={**env, "KUBECONFIG": str(kube.kubeconfig_path)},
+        # Not a pipe: nobody reads it, and a full pipe would stop the process.
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         text=True,
     )
 
@@ -296,3 +297,28 @@ async def test_finished_jobs_are_removed_after_their_ttl_and_the_run_keeps_its_s
         await eventually(job_gone, what="the finished Job to be deleted")
         run = await phase_of(api, name, "Succeeded")
         assert run is not None and run["status"]["branch"] == "feature/task-5-trader"
+
+
+async def test_a_terminated_leader_hands_the_lease_over_at_once(bot_env: dict[str, str]) -> None:
+    async with running_stack(controller=False) as stack, await api_client_for(stack) as api:
+        env = {**bot_env, "GITHUB_API_URL": stack.gh.url, "GITHUB_APP_ID": str(stack.gh.app_id)}
+        env["GITHUB_PRIVATE_KEY"] = stack.gh.private_key_pem
+        first = _controller_process(stack.kube, "first", env, free_port(), lease_seconds=30)
+        await eventually(lambda: _is(api, "first"), what="first holds the Lease")
+        second = _controller_process(stack.kube, "second", env, free_port(), lease_seconds=30)
+        try:
+            first.send_signal(signal.SIGTERM)  # what Kubernetes sends before stopping a Pod
+
+            async def exited() -> int | None:
+                # Polled, not waited for: the local APIs run on this event loop and must keep answering.
+                return None if first.poll() is None else first.returncode + 1
+
+            assert await eventually(exited, within=10, what="first to exit") == 1
+            stopped_at = asyncio.get_running_loop().time()
+            await eventually(lambda: _is(api, "second"), within=25, what="second takes over")
+            # Released, not expired: far sooner than the 30 s lease.
+            assert asyncio.get_running_loop().time() - stopped_at < 15
+        finally:
+            for process in (first, second):
+                process.kill()
+                process.wait(timeout=10)
