@@ -5,8 +5,8 @@ When Kubernetes cannot store a run, the webhook answers 503 and GitHub records a
 GitHub never retries on its own. Every `interval` seconds this loop reads the App's delivery log with the
 App's JWT (`GET /app/hook/deliveries`, newest first, following the `cursor` pages only as far back as
 the window), lets `bot.core.redelivery.to_redeliver` pick the failures not yet recovered, and requests
-each one again (`POST /app/hook/deliveries/{id}/attempts`). Run names are derived from the delivery
-GUID, so a redelivery of something that did get through makes no second run.
+each one again (`POST /app/hook/deliveries/{id}/attempts`). Run names are derived from the signed
+event (the comment's id), so a redelivery of something that did get through makes no second run.
 
 A sweep waits until Kubernetes answers again (`ready`): redelivering into the same outage would spend
 the one request each GUID gets per process.
