@@ -19,13 +19,14 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from npm_package import install_package  # scripts/ is on sys.path when a script runs
 
 PACKAGE = "@octokit/webhooks-examples"
 DEFAULT_VERSION = "7"
@@ -89,26 +90,6 @@ DERIVED = (
     "object that carries `pull_request`, as GitHub sends it for a pull request), and the comment's "
     "`issue_url`/`html_url` pointed at that pull request. Every other byte is the real delivery."
 )
-
-
-def install_package(version: str, into: Path) -> Path:
-    """`npm install` the package into `into` (no scripts run) and return the package directory."""
-    subprocess.run(
-        [
-            "npm",
-            "install",
-            "--prefix",
-            str(into),
-            "--no-save",
-            "--ignore-scripts",
-            "--no-audit",
-            "--no-fund",
-            "--loglevel=error",
-            f"{PACKAGE}@{version}",
-        ],
-        check=True,
-    )
-    return into / "node_modules" / PACKAGE
 
 
 def _preference(payload: Payload) -> tuple[int, int]:
@@ -219,7 +200,9 @@ def main(argv: list[str] | None = None) -> int:
         written = refresh(args.source, args.tests_dir, args.package_dir)
     else:
         with tempfile.TemporaryDirectory(prefix="octokit-webhooks-examples-") as temp:
-            written = refresh(install_package(args.version, Path(temp)), args.tests_dir, args.package_dir)
+            written = refresh(
+                install_package(PACKAGE, args.version, Path(temp)), args.tests_dir, args.package_dir
+            )
     print(f"wrote {len(written)} fixtures: {', '.join(written)}", file=sys.stderr)
     return 0
 

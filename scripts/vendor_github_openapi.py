@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from npm_package import install_package  # scripts/ is on sys.path when a script runs
 
 PACKAGE = "@octokit/openapi"
 DEFAULT_VERSION = "23"
@@ -78,26 +79,6 @@ WEBHOOKS = (
 )
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-
-
-def install_package(version: str, into: Path) -> Path:
-    """`npm install` the package into `into` (no scripts run) and return the package directory."""
-    subprocess.run(
-        [
-            "npm",
-            "install",
-            "--prefix",
-            str(into),
-            "--no-save",
-            "--ignore-scripts",
-            "--no-audit",
-            "--no-fund",
-            "--loglevel=error",
-            f"{PACKAGE}@{version}",
-        ],
-        check=True,
-    )
-    return into / "node_modules" / PACKAGE
 
 
 def iter_refs(node: Any) -> Iterator[str]:
@@ -226,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         header = vendor(args.source, args.output)
     else:
         with tempfile.TemporaryDirectory(prefix="octokit-openapi-") as temp:
-            header = vendor(install_package(args.version, Path(temp)), args.output)
+            header = vendor(install_package(PACKAGE, args.version, Path(temp)), args.output)
     size = args.output.stat().st_size
     print(
         f"wrote {args.output} ({size // 1024} KiB) from {header['package']} {header['version']}",
