@@ -143,6 +143,26 @@ class Stack:
         """Sign and post one delivery straight to `serve` (GitHub's own sending is `gh.deliver`)."""
         return await send_webhook(self.session, self.webhook_url, event, payload, WEBHOOK_SECRET, guid)
 
+    async def press_button(
+        self, check: dict[str, Any], identifier: str, user: str = "alice"
+    ) -> tuple[int, str]:
+        """`user` presses the button `identifier` (retry, cancel) on a check run as the local GitHub
+        shows it; GitHub delivers `check_run` `requested_action`."""
+        payload = payloads.check_run_requested_action(
+            self.scene.repo,
+            check_run_id=int(check["id"]),
+            head_sha=check["head_sha"],
+            identifier=identifier,
+            sender=user,
+            installation_id=self.scene.installation_id,
+            app_id=self.gh.app_id,
+            external_id=check["external_id"],
+            status=check["status"],
+            conclusion=check["conclusion"],
+            api_url=self.gh.url,
+        )
+        return await self.send("check_run", payload)
+
     def comment_payload(
         self, issue: int, user: str, body: str, *, on_pull_request: bool = False
     ) -> dict[str, Any]:

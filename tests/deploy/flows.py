@@ -9,7 +9,6 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from bot.sandbox import payloads
 from bot.sandbox.kube import JobOutcome
 from bot.sandbox.stack import Stack, agent_pushes_a_branch
 from tests.flows.conftest import eventually
@@ -65,20 +64,7 @@ async def drive_every_path(stack: Stack) -> None:
     failed = await command(stack, PR, "/code 6 --service trader", pr=True)
     check = await eventually(lambda: check_run_for(stack, failed, "failure"), what="a failed check run")
     stack.default_outcome = agent_pushes_a_branch
-    retry = payloads.check_run_requested_action(
-        stack.scene.repo,
-        check_run_id=int(check["id"]),
-        head_sha=check["head_sha"],
-        identifier="retry",
-        sender="alice",
-        installation_id=stack.scene.installation_id,
-        app_id=stack.gh.app_id,
-        external_id=failed,
-        status="completed",
-        conclusion="failure",
-        api_url=stack.gh.url,
-    )
-    status, answer = await stack.send("check_run", retry)
+    status, answer = await stack.press_button(check, "retry")
     assert status == 200, answer
     retried = json.loads(answer)["done"][0].split()[-1]
     await eventually(lambda: run_in_phase(stack, retried, "Succeeded"), what="the retried run")

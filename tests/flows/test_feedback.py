@@ -13,7 +13,6 @@ import pytest
 from kubernetes_asyncio import client
 
 from bot.controller import RUN_KINDS
-from bot.sandbox import payloads
 from bot.sandbox.github import Fault
 from bot.sandbox.kube import JobOutcome
 from bot.sandbox.stack import NAMESPACE, Stack, agent_pushes_a_branch, running_stack
@@ -133,20 +132,7 @@ async def test_failed_run_offers_retry_and_the_button_starts_version_two(
     await eventually(failed_comment, what="tracking comment says failed")
 
     stack.default_outcome = lambda job: JobOutcome(succeeded=True, run_seconds=0.1)
-    payload = payloads.check_run_requested_action(
-        stack.scene.repo,
-        check_run_id=int(check["id"]),
-        head_sha=check["head_sha"],
-        identifier="retry",
-        sender="alice",
-        installation_id=stack.scene.installation_id,
-        app_id=stack.gh.app_id,
-        external_id=name,
-        status="completed",
-        conclusion="failure",
-        api_url=stack.gh.url,
-    )
-    status, answer = await stack.send("check_run", payload)
+    status, answer = await stack.press_button(check, "retry")
     assert status == 200, answer
     retried = json.loads(answer)["done"][0].split()[-1]
     assert retried != name
@@ -154,7 +140,7 @@ async def test_failed_run_offers_retry_and_the_button_starts_version_two(
     assert runs[retried]["spec"]["contextVersion"] == 2
     assert runs[retried]["metadata"]["annotations"]["orchestrator.platform/retry-of"] == name
     # Pressing it again (or a redelivery) starts nothing new.
-    assert (await stack.send("check_run", payload))[0] == 200
+    assert (await stack.press_button(check, "retry"))[0] == 200
     assert len(await list_runs(api, "CodeRun")) == 2
 
 
