@@ -124,3 +124,10 @@ def custom_resource_definition(kind: RunKind) -> dict[str, Any]:
             ],
         },
     }
+
+
+def spec_schema(kind: RunKind) -> dict[str, Any]:
+    """The `spec` schema inside the kind's CRD, as the apiserver validates a run's spec with it."""
+    crd = custom_resource_definition(kind)
+    schema: dict[str, Any] = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    return schema

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from bot.core.commands import parse
 from bot.core.commands.code import CodeArgs
 from bot.core.commands.docs import DocsArgs
-from bot.core.crds import custom_resource_definition
+from bot.core.crds import spec_schema
 from bot.core.runs import code_run, docs_run
 from bot.core.taskconfig import parse_task_config
 
@@ -22,12 +22,7 @@ from .conftest import BASE_ORIGIN, TASK_CONFIG_YAML
 
 EXAMPLES = int(os.environ.get("PARSER_FUZZ_EXAMPLES", "400"))
 CONFIG = parse_task_config(TASK_CONFIG_YAML)
-SPEC_SCHEMAS = {
-    kind: custom_resource_definition(kind)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"][
-        "spec"
-    ]
-    for kind in ("DocsRun", "CodeRun")
-}
+SPEC_SCHEMAS = {kind: spec_schema(kind) for kind in ("DocsRun", "CodeRun")}
 
 HOSTILE = [
     "$(touch /tmp/pwned)",

@@ -9,7 +9,7 @@ import pytest
 from bot.core.commands import parse
 from bot.core.commands.code import CodeArgs
 from bot.core.commands.docs import DocsArgs
-from bot.core.crds import custom_resource_definition
+from bot.core.crds import spec_schema
 from bot.core.origin import Origin
 from bot.core.resources import RUN_NAME
 from bot.core.runs import code_run, command_run_name, docs_run, retry_run, retry_run_name
@@ -167,7 +167,5 @@ def test_retry_names_differ_per_version() -> None:
 
 def test_manifest_fields_match_the_crd(origin: Origin, task_config: TaskConfig) -> None:
     manifest = code_run(code_args("/code 5 --service trader --continue"), origin, 0, task_config, "ns")
-    properties = custom_resource_definition("CodeRun")["spec"]["versions"][0]["schema"]["openAPIV3Schema"][
-        "properties"
-    ]["spec"]["properties"]
+    properties = spec_schema("CodeRun")["properties"]
     assert set(manifest["spec"]) <= set(properties)

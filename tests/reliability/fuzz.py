@@ -34,14 +34,14 @@ from bot.core import jobs, render
 from bot.core.commands import CommandContext, parse
 from bot.core.commands.code import CodeArgs
 from bot.core.commands.docs import DocsArgs
-from bot.core.crds import custom_resource_definition
-from bot.core.origin import Origin
+from bot.core.crds import spec_schema
 from bot.core.policy import ssh_secret_name
 from bot.core.resources import RUN_NAME
 from bot.core.runs import code_run, docs_run
 from bot.core.taskconfig import TaskConfig, parse_task_config
 from bot.sandbox.stack import TASK_CONFIG_FILE
 from bot.templates import default_templates_dir, load_template_sources
+from tests.core.conftest import BASE_ORIGIN
 
 SOURCES = load_template_sources(default_templates_dir())
 SHELL_TEMPLATES = {
@@ -64,26 +64,9 @@ CONTEXT = CommandContext(tuple(CONFIG.models.allowed))
 SPEC_VALIDATORS = {
     kind: jsonschema.validators.validator_for(schema)(schema)
     for kind in ("DocsRun", "CodeRun")
-    for schema in [
-        custom_resource_definition(kind)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"][
-            "spec"
-        ]
-    ]
+    for schema in [spec_schema(kind)]
 }
-ORIGIN = Origin(
-    repository="demo-org/trader",
-    repository_id=1296269,
-    ssh_url="git@github.com:demo-org/trader.git",
-    default_branch="main",
-    issue_number=5,
-    is_pull_request=False,
-    sender="alice",
-    sender_type="User",
-    installation_id=1,
-    delivery_id="72d3162e-cc78-11e3-81ab-4c9367dc0958",
-    source="comment",
-    comment_id=1001,
-)
+ORIGIN = replace(BASE_ORIGIN, sender="alice", installation_id=1)
 
 # --- what a hostile commenter types ---------------------------------------------------------------------
 
