@@ -34,10 +34,16 @@ ACTIONS_SCHEMA = (
 
 
 def load_script(name: str) -> ModuleType:
+    """Import a script as `python scripts/NAME.py` runs it: with scripts/ on the import path."""
+    scripts = str(ROOT / "scripts")
     spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.path.insert(0, scripts)
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(scripts)
     return module
 
 
