@@ -340,7 +340,7 @@ class Controller:
             files = render.render_files(run["kind"], self.templates, context, self.template_environment)
             children = [jobs.configmap_manifest(run, files)]
             if run["kind"] == "CodeRun":
-                children.append(jobs.pvc_manifest(run))
+                children.append(jobs.pvc_manifest(run, self.config))
             children.append(jobs.job_manifest(run, self.config))
         except render.RenderError as exc:
             log.error("cannot render run %s: %s", run["metadata"]["name"], exc)

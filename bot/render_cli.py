@@ -103,7 +103,7 @@ def _render(args: argparse.Namespace) -> list[dict[str, Any]]:
     files = render_files(parse_run(run).task_type, sources, context)
     objects = [configmap_manifest(run, files)]
     if run["kind"] == "CodeRun":
-        objects.append(pvc_manifest(run))
+        objects.append(pvc_manifest(run, config))
     objects.append(job_manifest(run, config))
     if args.out is not None:
         _write(args.out, files, objects)

@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 import re
-import shutil
+import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +63,7 @@ while [ "${#args[@]}" -gt 0 ]; do
     *) break ;;
   esac
 done
+head() { if [ -e "$STUB_CALLS/committed" ]; then echo fedcba9876543210fedcba9876543210fedcba98; else echo 0123456789abcdef0123456789abcdef01234567; fi; }
 case "${args[0]:-}" in
   clone)
     dest=${args[-1]}
@@ -71,9 +72,13 @@ case "${args[0]:-}" in
     if [ -n "${STUB_WORKDIR:-}" ]; then mkdir -p "$dest/$STUB_WORKDIR"; fi ;;
   rev-parse)
     case " ${args[*]} " in
-      *" HEAD "*) echo 0123456789abcdef0123456789abcdef01234567 ;;
       *--show-toplevel*) pwd ;;
+      # No work branch was pushed before: base branches exist, feature/task-... and ...work do not.
+      *" --verify "*"refs/remotes/origin/feature/task-"* | *" --verify "*"work ") exit 1 ;;
+      *" HEAD "*) head ;;
+      *) echo 0123456789abcdef0123456789abcdef01234567 ;;
     esac ;;
+  commit) touch "$STUB_CALLS/committed" ;;
   rev-list) echo 1 ;;
   diff | show-ref | ls-files) exit 1 ;;
 esac
@@ -87,10 +92,12 @@ FAKE_CLAUDE = (
 cat >"$call.stdin"
 printf 'written by the agent\\n' >>agent-notes.md
 if [ -n "${STUB_PR_URL:-}" ]; then printf '%s\\n' "$STUB_PR_URL" >"$ORCHESTRATOR_RESULT_DIR/pull-request-url"; fi
-if [ -n "${CLAUDE_CONFIG_DIR:-}" ]; then mkdir -p "$CLAUDE_CONFIG_DIR/projects/session"; fi
+printf '%s\\n' '{"type":"system","subtype":"init","session_id":"5f2e0c7a-stub"}'
+printf '%s\\n' '{"type":"result","subtype":"success","is_error":false,"num_turns":1,"result":"done"}'
 exit 0
 """
 )
+FAKE_SSH_ADD = "#!/bin/bash\n" + RECORD + "exit 0\n"
 # The scripts must never reach for these: the host keys are pinned, git does its own ssh.
 FAKE_REFUSED = "#!/bin/bash\n" + RECORD + "exit 1\n"
 
@@ -119,12 +126,11 @@ class Run:
 
 
 class Sandbox:
-    """A temporary pod: config mount, SSH secret mount, workspace, HOME, termination log, stubs."""
+    """A temporary pod: config mount, ssh-agent socket, workspace, HOME, termination log, stubs."""
 
-    def __init__(self, root: Path, files: dict[str, str], *, real_git: bool = False) -> None:
+    def __init__(self, root: Path, files: dict[str, str]) -> None:
         self.root = root
         self.config = root / "config"
-        self.ssh = root / "ssh-secret"
         self.workspace = root / "workspace"
         self.home = root / "home"
         self.calls = root / "calls"
@@ -132,14 +138,15 @@ class Sandbox:
         self.bin = root / "bin"
         self.termination_log = root / "termination-log"
         self.managed_settings = root / "managed-settings.json"
-        for directory in (self.config, self.ssh, self.workspace, self.home, self.calls, self.repos, self.bin):
+        for directory in (self.config, self.workspace, self.home, self.calls, self.repos, self.bin):
             directory.mkdir(parents=True, exist_ok=True)
         self.install(files)
-        (self.ssh / "id_ed25519").write_text("PRIVATE KEY\n")
-        (self.ssh / "id_ed25519.pub").write_text("ssh-ed25519 AAAA alice\n")
-        stubs = {"claude": FAKE_CLAUDE, "ssh": FAKE_REFUSED, "ssh-keyscan": FAKE_REFUSED}
-        if not real_git:
-            stubs["git"] = FAKE_GIT
+        # The ssh-agent sidecar's socket: the scripts only check that it is one.
+        self.socket_path = root / "agent.sock"
+        self.agent_socket = socket.socket(socket.AF_UNIX)
+        self.agent_socket.bind(str(self.socket_path))
+        stubs = {"git": FAKE_GIT, "claude": FAKE_CLAUDE, "ssh-add": FAKE_SSH_ADD}
+        stubs |= {"ssh": FAKE_REFUSED, "ssh-keyscan": FAKE_REFUSED}
         for name, text in stubs.items():
             (self.bin / name).write_text(text)
             (self.bin / name).chmod(0o755)
@@ -156,7 +163,7 @@ class Sandbox:
             "PATH": f"{self.bin}{os.pathsep}{os.environ['PATH']}",
             "HOME": str(self.home),
             "CONFIG_DIR": str(self.config),
-            "SSH_KEY_DIR": str(self.ssh),
+            "SSH_AUTH_SOCK": str(self.socket_path),
             "WORKSPACE": str(self.workspace),
             "MANAGED_SETTINGS": str(self.managed_settings),
             "TERMINATION_LOG": str(self.termination_log),
@@ -183,7 +190,7 @@ class Sandbox:
 
     def _calls(self) -> list[Call]:
         calls = []
-        for path in sorted(p for p in self.calls.iterdir() if p.suffix != ".stdin"):
+        for path in sorted(p for p in self.calls.iterdir() if p.suffix != ".stdin" and p.name != "committed"):
             program, cwd, *argv = path.read_bytes().decode().split("\0")[:-1]
             stdin = path.with_suffix(".stdin")
             calls.append(Call(program, cwd, argv, stdin.read_text() if stdin.exists() else None))
@@ -256,27 +263,36 @@ def test_files_without_the_template_suffix_are_not_templates(tmp_path: Path) -> 
 
 SHELL_TEMPLATES = sorted(path for path in SOURCES if path.endswith(".sh.j2"))
 QUOTED_ASSIGNMENT = re.compile(r"^[A-Z][A-Z0-9_]*=\{\{ [^{}]+ \| shell_quote \}\}$")
+SHARED_INCLUDE = '{% include "shared/agent-steps.sh.j2" %}'
+JINJA_COMMENT = re.compile(r"^\{#-? .*$|^ {4}.* -?#\}$")
 
 
 @pytest.mark.parametrize("path", SHELL_TEMPLATES)
 def test_values_enter_shell_templates_only_as_quoted_assignments(path: str) -> None:
     """Every `{{ }}` is a whole `NAME={{ value | shell_quote }}` line: never inside double quotes,
-    a heredoc, a comment or a command, and always quoted last."""
+    a heredoc, a comment or a command, and always quoted last. The only statement is the include
+    of the shared steps, which follow the same rule."""
     for number, line in enumerate(SOURCES[path].splitlines(), 1):
-        if "{{" in line or "{%" in line:
-            assert QUOTED_ASSIGNMENT.match(line), f"{path} line {number}: {line}"
+        if "{{" in line or "{%" in line or "{#" in line or "#}" in line:
+            assert QUOTED_ASSIGNMENT.match(line) or line == SHARED_INCLUDE or JINJA_COMMENT.match(line), (
+                f"{path} line {number}: {line}"
+            )
 
 
-@pytest.mark.parametrize("path", SHELL_TEMPLATES)
+@pytest.mark.parametrize("path", [p for p in SHELL_TEMPLATES if not p.startswith("shared/")])
 def test_shell_templates_are_strict_bash(path: str) -> None:
     text = SOURCES[path]
     assert text.startswith("#!/bin/bash\n")
     assert "set -euo pipefail" in text or "hooks/" in path
 
 
-@pytest.mark.parametrize("path", ["docs/container.sh.j2", "code/container.sh.j2"])
-def test_pinned_github_host_keys_match_the_published_fingerprints(path: str) -> None:
-    pinned = re.findall(r"^github\.com (\S+) (\S+)$", SOURCES[path], re.MULTILINE)
+@pytest.mark.parametrize("kind", ["docs", "code"])
+def test_both_scripts_include_the_shared_steps(kind: str) -> None:
+    assert SOURCES[f"{kind}/container.sh.j2"].count(SHARED_INCLUDE) == 1
+
+
+def test_pinned_github_host_keys_match_the_published_fingerprints() -> None:
+    pinned = re.findall(r"^github\.com (\S+) (\S+)$", SOURCES["shared/agent-steps.sh.j2"], re.MULTILINE)
     fingerprints = {
         kind: "SHA256:"
         + base64.b64encode(hashlib.sha256(base64.b64decode(key)).digest()).decode().rstrip("=")
@@ -306,7 +322,8 @@ def test_bash_accepts_every_rendered_script(run: dict[str, Any], tmp_path: Path)
 
 
 def hostile_context(task_type: str) -> TemplateContext:
-    """Every string the templates see, hostile; built directly, past the schema's patterns."""
+    """Every string the templates see, hostile; built directly, past the schema's patterns and the
+    permission rules' validation."""
     code = CodeContext(
         task_id=5,
         service=HOSTILE,
@@ -319,7 +336,7 @@ def hostile_context(task_type: str) -> TemplateContext:
         continue_session=True,
         overwrite_memory=True,
     )
-    return TemplateContext(
+    return TemplateContext.model_construct(
         task_type="code" if task_type == "code" else "docs",
         run_name=HOSTILE + "run",
         namespace=HOSTILE,
@@ -331,10 +348,13 @@ def hostile_context(task_type: str) -> TemplateContext:
         github_user=HOSTILE + "user",
         git_user_email=HOSTILE + "email",
         commit_message=HOSTILE + "message",
-        permissions=PermissionsConfig(allow=[HOSTILE], deny=[HOSTILE]),
+        permissions=PermissionsConfig.model_construct(allow=[HOSTILE], deny=[HOSTILE]),
         telemetry_env={HOSTILE: HOSTILE},
         code=code if task_type == "code" else None,
     )
+
+
+CHANGED_COMMIT = "fedcba9876543210fedcba9876543210fedcba98"
 
 
 def test_hostile_docs_values_are_inert(tmp_path: Path) -> None:
@@ -343,19 +363,29 @@ def test_hostile_docs_values_are_inert(tmp_path: Path) -> None:
     run = sandbox.run("container.sh", STUB_WORKDIR=HOSTILE + "dir")
 
     assert run.returncode == 0, run.stderr
-    assert ["clone", f"--branch={HOSTILE}base", "--single-branch", "--", HOSTILE + "repository"] == run.git(
-        "clone"
-    )[0][:-1]
+    assert [
+        "clone",
+        "--quiet",
+        f"--branch={HOSTILE}base",
+        "--single-branch",
+        "--",
+        HOSTILE + "repository",
+    ] == (run.git("clone")[0][:-1])
     assert ["config", "--global", "user.name", HOSTILE + "user"] in run.argv("git")
     assert ["config", "--global", "user.email", HOSTILE + "email"] in run.argv("git")
-    assert ["switch", "--create", HOSTILE + "work"] in run.argv("git")
+    assert ["switch", "--quiet", "--create", HOSTILE + "work"] in run.argv("git")
     assert ["commit", "--quiet", "-m", HOSTILE + "message"] in run.argv("git")
-    assert ["push", "--set-upstream", "origin", f"HEAD:refs/heads/{HOSTILE}work"] in run.argv("git")
+    assert ["push", "--", HOSTILE + "repository", f"HEAD:refs/heads/{HOSTILE}work"] in run.argv("git")
     [claude] = [call for call in run.calls if call.program == "claude"]
     assert claude.argv == ["-p", "--output-format", "stream-json", "--verbose", "--model", HOSTILE + "model"]
     assert claude.cwd.endswith("/repository/" + HOSTILE + "dir")
     assert claude.stdin == files["prompt.md"]
-    assert run.result == {"branch": HOSTILE + "work", "commit": COMMIT, "pullRequestUrl": None}
+    assert run.result == {
+        "branch": HOSTILE + "work",
+        "commit": CHANGED_COMMIT,
+        "changed": True,
+        "sessionId": "5f2e0c7a-stub",
+    }
     assert no_pwned_files(tmp_path)
 
 
@@ -370,10 +400,11 @@ def test_hostile_code_values_are_inert(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     platform, target = run.git("clone")
     assert platform == ["clone", "--depth=1", "--", HOSTILE + "platform", f"{sandbox.workspace}/platform"]
-    assert target == ["clone", "--", HOSTILE + "repository", f"{sandbox.workspace}/repository"]
-    assert ["switch", "--create", HOSTILE + "work", "--no-track", f"origin/{HOSTILE}base"] in run.argv("git")
+    assert target == ["clone", "--quiet", "--", HOSTILE + "repository", f"{sandbox.workspace}/repository"]
+    checkout = ["checkout", "--quiet", "--force", "--no-track", "-B", HOSTILE + "work", COMMIT]
+    assert checkout in run.argv("git")
     assert ["commit", "--quiet", "-m", HOSTILE + "message"] in run.argv("git")
-    assert ["push", "--set-upstream", "origin", f"HEAD:refs/heads/{HOSTILE}work"] in run.argv("git")
+    assert ["push", "--", HOSTILE + "repository", f"HEAD:refs/heads/{HOSTILE}work"] in run.argv("git")
     [claude] = [call for call in run.calls if call.program == "claude"]
     assert claude.argv[:6] == [
         "-p",
@@ -391,11 +422,16 @@ def test_hostile_code_values_are_inert(tmp_path: Path) -> None:
     ]
     assert claude.cwd == f"{sandbox.workspace}/repository/{HOSTILE}dir"
     assert HOSTILE in (claude.stdin or "")
-    memory = sandbox.workspace / "repository" / (HOSTILE + "dir") / "CLAUDE.md"
+    memory = sandbox.workspace / "memory" / (HOSTILE + "dir") / "CLAUDE.md"
     assert memory.read_text() == files["CLAUDE.md"]
     exclude = (sandbox.workspace / "repository" / ".git" / "info" / "exclude").read_text()
     assert exclude == f"/{HOSTILE}dir/CLAUDE.md\n"
-    assert run.result == {"branch": HOSTILE + "work", "commit": COMMIT, "pullRequestUrl": None}
+    assert run.result == {
+        "branch": HOSTILE + "work",
+        "commit": CHANGED_COMMIT,
+        "changed": True,
+        "sessionId": "5f2e0c7a-stub",
+    }
     assert no_pwned_files(tmp_path)
 
 
@@ -405,8 +441,11 @@ def test_hostile_values_are_inert_in_the_stop_hook(tmp_path: Path) -> None:
     run = sandbox.run("hooks-stop-commit.sh")
     assert run.returncode == 0, run.stderr
     [commit] = run.git("commit")
-    assert commit[-1] == f"wip: progress saved when the agent stopped (run {HOSTILE}run)"
-    assert run.git("push") == [["push", "--quiet", "origin", f"HEAD:refs/heads/{HOSTILE}work"]]
+    assert commit[-1] == HOSTILE + "message"
+    assert run.git("rev-list") == [["rev-list", "--count", f"refs/remotes/origin/{HOSTILE}base..HEAD"]]
+    assert run.git("push") == [
+        ["push", "--quiet", "--", HOSTILE + "repository", f"HEAD:refs/heads/{HOSTILE}work"]
+    ]
     assert no_pwned_files(tmp_path)
 
 
@@ -431,8 +470,8 @@ def test_tricky_values_the_schema_accepts_are_inert(tmp_path: Path) -> None:
     result = sandbox.run("container.sh")
 
     assert result.returncode == 0, result.stderr
-    assert ["switch", "--create", "feature/task-5-trader", "--no-track", "origin/release/v1.2+hotfix_3"] in (
-        result.argv("git")
+    assert ["rev-parse", "--verify", "--quiet", "refs/remotes/origin/release/v1.2+hotfix_3"] in result.argv(
+        "git"
     )
     [claude] = [call for call in result.calls if call.program == "claude"]
     assert claude.argv[claude.argv.index("--model") + 1] == "claude-sonnet-4.5-20250929"
@@ -450,7 +489,7 @@ def test_tricky_values_the_schema_accepts_are_inert(tmp_path: Path) -> None:
     assert no_pwned_files(tmp_path)
 
 
-# --- the scripts' own logic, with stubs -----------------------------------------------------------
+# --- the scripts' own logic, with stubs (tests/jobrun runs them for real) -------------------------
 
 
 def test_docs_script_reports_a_pull_request_the_agent_opened(tmp_path: Path) -> None:
@@ -459,38 +498,34 @@ def test_docs_script_reports_a_pull_request_the_agent_opened(tmp_path: Path) -> 
         "container.sh", STUB_WORKDIR="docs", STUB_PR_URL="https://github.com/demo-org/trader/pull/7"
     )
     assert run.returncode == 0, run.stderr
-    assert run.result == {
-        "branch": "docs/docs-3f2a9c1e7b",
-        "commit": COMMIT,
-        "pullRequestUrl": "https://github.com/demo-org/trader/pull/7",
-    }
+    assert run.result is not None
+    assert run.result["pullRequestUrl"] == "https://github.com/demo-org/trader/pull/7"
 
 
 def test_docs_script_ignores_a_pull_request_url_that_is_not_plain(tmp_path: Path) -> None:
     sandbox = Sandbox(tmp_path, rendered(docs_run()))
     run = sandbox.run("container.sh", STUB_WORKDIR="docs", STUB_PR_URL='https://x/"}, "evil": {')
     assert run.result is not None
-    assert run.result["pullRequestUrl"] is None
+    assert "pullRequestUrl" not in run.result
+    assert "ignoring a pull request URL that is not a plain https URL" in run.stdout
 
 
-def test_ssh_key_is_copied_private_with_pinned_hosts(tmp_path: Path) -> None:
+def test_no_key_is_copied_and_the_hosts_are_pinned(tmp_path: Path) -> None:
     sandbox = Sandbox(tmp_path, rendered(docs_run()))
     run = sandbox.run("container.sh", STUB_WORKDIR="docs")
     assert run.returncode == 0, run.stderr
-    key = sandbox.home / ".ssh" / "id_ed25519"
-    assert key.read_text() == "PRIVATE KEY\n"
-    assert key.stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in (sandbox.home / ".ssh").iterdir()) == ["known_hosts"]
     assert (sandbox.home / ".ssh" / "known_hosts").read_text().count("github.com ") == 3
+    assert run.argv("ssh-add") == [["-l"]]
     assert run.argv("ssh-keyscan") == []
     assert (sandbox.home / ".claude" / "CLAUDE.md").exists()
 
 
-def test_missing_ssh_key_fails_with_the_step(tmp_path: Path) -> None:
+def test_without_the_ssh_agent_socket_the_run_fails_with_the_step(tmp_path: Path) -> None:
     sandbox = Sandbox(tmp_path, rendered(docs_run()))
-    (sandbox.ssh / "id_ed25519").unlink()
-    run = sandbox.run("container.sh")
+    run = sandbox.run("container.sh", SSH_AUTH_SOCK=str(tmp_path / "missing.sock"))
     assert run.returncode == 1
-    assert "no SSH private key" in run.stderr
+    assert "the ssh-agent sidecar did not start" in run.stderr
     assert run.result == {"error": "failed while setting up SSH (exit 1)"}
 
 
@@ -500,6 +535,28 @@ def test_missing_working_directory_fails_clearly(tmp_path: Path) -> None:
     assert run.returncode == 1
     assert "the working directory docs does not exist on main" in run.stderr
     assert run.result == {"error": "failed while cloning the repository (exit 1)"}
+
+
+@pytest.mark.parametrize("directory", [".git", ".git/hooks", "a/.git"])
+def test_a_working_directory_inside_git_is_refused(directory: str, tmp_path: Path) -> None:
+    context = build_context(docs_run(), CONFIG).model_copy(update={"working_directory": directory})
+    sandbox = Sandbox(tmp_path, render_files("docs", SOURCES, context))
+    run = sandbox.run("container.sh", STUB_WORKDIR=directory)
+    assert run.returncode == 1
+    assert f"the working directory {directory} is inside .git" in run.stderr
+    assert run.argv("claude") == []
+
+
+def test_a_working_directory_that_leads_outside_the_clone_is_refused(tmp_path: Path) -> None:
+    """A symlink committed in the repository must not take the agent (or mkdir) out of the clone."""
+    sandbox = Sandbox(tmp_path, rendered(docs_run()))
+    clone = sandbox.repos / "repository"
+    clone.mkdir()
+    (clone / "docs").symlink_to(sandbox.home)
+    run = sandbox.run("container.sh")
+    assert run.returncode == 1
+    assert "the working directory docs leads outside the repository" in run.stderr
+    assert run.argv("claude") == []
 
 
 def test_missing_managed_settings_fails_clearly(tmp_path: Path) -> None:
@@ -518,100 +575,3 @@ def test_missing_task_directory_fails_clearly(tmp_path: Path) -> None:
     assert "task 5 is not defined" in run.stderr
     assert ".taskmaster/docs/task-5/" in run.stderr
     assert run.result == {"error": "failed while fetching the task definition (exit 1)"}
-
-
-# --- end to end with real git ---------------------------------------------------------------------
-
-
-def git(*args: str, cwd: Path) -> str:
-    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(cwd), "GIT_AUTHOR_NAME": "t"}
-    env |= {"GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@e"}
-    return subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True).stdout
-
-
-def bare_repository(root: Path, name: str, files: dict[str, str]) -> Path:
-    """A bare repository (the "remote") whose main branch holds `files`."""
-    work = root / f"{name}-seed"
-    work.mkdir(parents=True)
-    git("init", "--quiet", "--initial-branch=main", cwd=work)
-    for path, text in files.items():
-        (work / path).parent.mkdir(parents=True, exist_ok=True)
-        (work / path).write_text(text)
-    git("add", "--all", cwd=work)
-    git("commit", "--quiet", "-m", "seed", cwd=work)
-    bare = root / f"{name}.git"
-    git("clone", "--quiet", "--bare", str(work), str(bare), cwd=root)
-    return bare
-
-
-needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
-
-
-@needs_git
-def test_docs_script_pushes_its_branch_with_real_git(tmp_path: Path) -> None:
-    remote = bare_repository(tmp_path / "remotes", "trader", {"docs/README.md": "# Trader\n"})
-    context = build_context(docs_run(), CONFIG).model_copy(update={"repository_url": str(remote)})
-    sandbox = Sandbox(tmp_path / "pod", render_files("docs", SOURCES, context), real_git=True)
-    run = sandbox.run("container.sh")
-
-    assert run.returncode == 0, run.stderr
-    pushed = git("rev-parse", "docs/docs-3f2a9c1e7b", cwd=remote).strip()
-    assert run.result == {"branch": "docs/docs-3f2a9c1e7b", "commit": pushed, "pullRequestUrl": None}
-    assert git("show", f"{pushed}:docs/agent-notes.md", cwd=remote) == "written by the agent\n"
-    assert git("log", "-1", "--format=%an <%ae>%n%s", pushed, cwd=remote) == (
-        "Alice <Alice@users.noreply.github.com>\ndocs: documentation written by run docs-3f2a9c1e7b\n"
-    )
-
-
-@needs_git
-def test_code_script_continues_in_the_persistent_workspace_with_real_git(tmp_path: Path) -> None:
-    remotes = tmp_path / "remotes"
-    target = bare_repository(remotes, "trader", {"README.md": "# Trader\n"})
-    platform = bare_repository(
-        remotes,
-        "platform",
-        {
-            ".taskmaster/docs/task-5/task.md": "Build the order book.\n",
-            ".taskmaster/docs/task-5/prompt.md": "Use a heap.\n",
-        },
-    )
-    context = build_context(code_run(continueSession=True), CONFIG).model_copy(
-        update={"repository_url": str(target)}
-    )
-    assert context.code is not None
-    code = context.code.model_copy(update={"platform_repository_url": str(platform)})
-    files = render_files("code", SOURCES, context.model_copy(update={"code": code}))
-    sandbox = Sandbox(tmp_path / "pod", files, real_git=True)
-
-    first = sandbox.run("container.sh")
-    assert first.returncode == 0, first.stderr
-    assert "--continue" not in first.argv("claude")[0]
-    assert "acceptance-criteria.md; continuing without it" in first.stdout
-    task_dir = sandbox.workspace / "task"
-    assert sorted(p.name for p in task_dir.iterdir()) == [
-        "coding-guidelines.md",
-        "github-guidelines.md",
-        "prompt.md",
-        "task.md",
-    ]
-    memory = sandbox.workspace / "repository" / "services" / "trader" / "CLAUDE.md"
-    memory.write_text("# What the first run learned\n")
-
-    second = sandbox.run("container.sh")
-    assert second.returncode == 0, second.stderr
-    assert second.argv("claude")[0][-1] == "--continue"
-    assert "keeping the existing CLAUDE.md" in second.stdout
-    assert memory.read_text() == "# What the first run learned\n"
-
-    branch = "feature/task-5-trader"
-    pushed = git("rev-parse", branch, cwd=target).strip()
-    assert second.result == {"branch": branch, "commit": pushed, "pullRequestUrl": None}
-    assert git("log", "--format=%s", branch, cwd=target).splitlines() == [
-        "feat(task-5): trader work from run code-5-trader-8d1c0f4a2b",
-        "feat(task-5): trader work from run code-5-trader-8d1c0f4a2b",
-        "seed",
-    ]
-    notes = git("show", f"{branch}:services/trader/agent-notes.md", cwd=target)
-    assert notes == "written by the agent\nwritten by the agent\n"
-    tracked = git("ls-tree", "-r", "--name-only", branch, cwd=target).split()
-    assert "services/trader/CLAUDE.md" not in tracked

@@ -18,6 +18,9 @@ from bot.core.taskconfig import CleanupConfig
 CANCEL_ANNOTATION = "orchestrator.platform/cancel-requested-by"
 MAX_CONDITIONS = 10
 _RESULT_KEYS = ("branch", "pullRequestUrl", "commit", "sessionId")
+_MAX_ERROR = 500
+TOOLS_REFUSED = "ToolsRefused"
+NO_CHANGES = "NoChanges"
 
 JobState = Literal["absent", "pending", "running", "succeeded", "failed"]
 
@@ -81,21 +84,52 @@ def job_state(job: dict[str, Any] | None) -> tuple[JobState, str | None, str | N
     return "pending", None, None
 
 
-def agent_result(termination_message: str | None) -> dict[str, str]:
-    """The JSON the agent's script wrote; anything unreadable is ignored rather than trusted."""
+@dataclass(frozen=True)
+class AgentResult:
+    """What the agent's script wrote to its termination message, read defensively: a value of the
+    wrong type is dropped, never trusted (templates/shared/agent-steps.sh.j2 writes it)."""
+
+    status: dict[str, str] = field(default_factory=dict)
+    """Fields copied into the run's status: branch, commit, sessionId, pullRequestUrl."""
+    changed: bool | None = None
+    """False when the agent changed nothing (no branch pushed); None when the script did not say."""
+    error: str | None = None
+    denials: dict[str, int] = field(default_factory=dict)
+    """Tool name -> how often the agent was refused it."""
+
+
+def agent_result(termination_message: str | None) -> AgentResult:
     if not termination_message:
-        return {}
+        return AgentResult()
     try:
         data = json.loads(termination_message)
     except (ValueError, RecursionError):
-        return {}
+        return AgentResult()
     if not isinstance(data, dict):
-        return {}
-    result = {key: data[key] for key in _RESULT_KEYS if isinstance(data.get(key), str) and data[key]}
-    url = result.get("pullRequestUrl", "")
+        return AgentResult()
+    status = {key: data[key] for key in _RESULT_KEYS if isinstance(data.get(key), str) and data[key]}
+    url = status.get("pullRequestUrl", "")
     if url and not url.startswith("https://"):
-        del result["pullRequestUrl"]
-    return result
+        del status["pullRequestUrl"]
+    changed = data.get("changed")
+    error = data.get("error")
+    denials = data.get("denials")
+    return AgentResult(
+        status=status,
+        changed=changed if isinstance(changed, bool) else None,
+        error=error.strip()[:_MAX_ERROR] or None if isinstance(error, str) else None,
+        denials={
+            str(tool)[:60]: count
+            for tool, count in (denials.items() if isinstance(denials, dict) else ())
+            if isinstance(count, int) and not isinstance(count, bool) and count > 0
+        },
+    )
+
+
+def _denial_note(denials: dict[str, int]) -> str:
+    by_count = sorted(denials.items(), key=lambda item: -item[1])
+    refused = ", ".join(f"{tool} {count}\u00d7" for tool, count in by_count)
+    return f"The agent was refused {refused}: check permissions.allow in task-controller-config."
 
 
 def _failure_message(reason: str | None, message: str | None, deadline: int | None) -> str:
@@ -135,6 +169,22 @@ def _with_phase(
         }
         updated["conditions"] = [*(status.get("conditions") or []), condition][-MAX_CONDITIONS:]
     return updated
+
+
+def _with_condition(
+    status: dict[str, Any], kind: str, reason: str, message: str, now: datetime
+) -> dict[str, Any]:
+    """`status` with a condition of type `kind`, added once (a resync changes nothing)."""
+    if any(condition.get("type") == kind for condition in status.get("conditions") or []):
+        return status
+    condition = {
+        "type": kind,
+        "status": "True",
+        "lastTransitionTime": _timestamp(now),
+        "reason": reason,
+        "message": message,
+    }
+    return {**status, "conditions": [*(status.get("conditions") or []), condition][-MAX_CONDITIONS:]}
 
 
 def reconcile(observed: Observed, cleanup: CleanupConfig, deadline_seconds: int | None = None) -> Plan:
@@ -182,17 +232,32 @@ def reconcile(observed: Observed, cleanup: CleanupConfig, deadline_seconds: int 
                 desired, "Pending", "Waiting for the agent to start.", "JobCreated", observed.now
             )
     else:
-        desired.update(
-            jobName=name, configmapName=f"{name}-files", **agent_result(observed.termination_message)
-        )
-        if state == "succeeded":
-            summary = "The agent finished" + (
-                f" and pushed `{desired['branch']}`." if "branch" in desired else "."
-            )
-            desired = _with_phase(desired, "Succeeded", summary, "JobComplete", observed.now)
+        result = agent_result(observed.termination_message)
+        desired.update(jobName=name, configmapName=f"{name}-files", **result.status)
+        if state == "succeeded" and result.error is None:
+            if result.changed is False:
+                summary, why = "The agent finished without changing anything: nothing to push.", NO_CHANGES
+            else:
+                branch = f" and pushed `{desired['branch']}`." if "branch" in desired else "."
+                summary, why = "The agent finished" + branch, "JobComplete"
+            if result.denials:
+                summary += " " + _denial_note(result.denials)
+            desired = _with_phase(desired, "Succeeded", summary, why, observed.now)
         else:
             failure = _failure_message(reason, job_message, deadline_seconds)
-            desired = _with_phase(desired, "Failed", failure, reason or "JobFailed", observed.now)
+            if result.error is not None and reason != "DeadlineExceeded":
+                failure = (
+                    result.error[0].upper() + result.error[1:] + ("" if result.error.endswith(".") else ".")
+                )
+            if "branch" in desired:
+                failure += f" Its work so far is on `{desired['branch']}`."
+            if result.denials:
+                failure += " " + _denial_note(result.denials)
+            desired = _with_phase(desired, "Failed", failure, reason or "AgentFailed", observed.now)
+        if result.denials:
+            desired = _with_condition(
+                desired, TOOLS_REFUSED, "PermissionDenied", _denial_note(result.denials), observed.now
+            )
         _clean_up_finished(observed, desired["phase"], cleanup, plan)
 
     if _without_timestamps(desired) != _without_timestamps(current):

@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal, Self
 import jinja2
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from bot.core.permissions import agent_rules
 from bot.core.resources import DNS_LABEL, CodeRunSpec, DocsRunSpec, PromptMode, RunKind
 from bot.core.taskconfig import PermissionsConfig, TaskConfig, TelemetryConfig
 from bot.errors import OrchestratorError
@@ -30,6 +31,8 @@ TaskType = Literal["docs", "code"]
 TASK_TYPES: dict[RunKind, TaskType] = {"DocsRun": "docs", "CodeRun": "code"}
 TEMPLATE_SUFFIX = ".j2"
 HOOKS_DIR = "hooks"
+SHARED_DIR = "shared"
+"""Templates both kinds include (`{% include "shared/..." %}`); never rendered on their own."""
 HOOK_KEY_PREFIX = "hooks-"
 _DOCS_FILES = frozenset({"container.sh", "CLAUDE.md", "settings.json", "prompt.md"})
 _CODE_EXTRAS = frozenset({"mcp.json", "client-config.json", "coding-guidelines.md", "github-guidelines.md"})
@@ -69,6 +72,8 @@ class Paths(_Frozen):
     config_dir: AbsolutePath = "/config"
     managed_settings: AbsolutePath = "/etc/claude-code/managed-settings.json"
     ssh_key_dir: AbsolutePath = "/var/run/secrets/github-ssh"
+    """Mounted in the ssh-agent sidecar only: the agent's container never sees the private key."""
+    ssh_agent_socket: AbsolutePath = "/run/ssh-agent/agent.sock"
     workspace: AbsolutePath = "/workspace"
     home: AbsolutePath = "/home/agent"
     termination_log: AbsolutePath = "/dev/termination-log"
@@ -122,6 +127,7 @@ class TemplateContext(_Frozen):
     git_user_email: str
     commit_message: str
     permissions: PermissionsConfig = PermissionsConfig()
+    """The rules rendered into the managed settings: the config's, plus `agent_permissions`' additions."""
     telemetry_env: dict[str, str] = {}
     paths: Paths = PATHS
     code: CodeContext | None = None
@@ -212,6 +218,22 @@ def _tools(value: str | None) -> tuple[str, ...]:
     return tuple(tool for tool in (value or "").split(",") if tool)
 
 
+REMOTE_TOOLS_SERVER = "remote-tools"
+
+
+def mcp_servers(code: CodeContext | None) -> tuple[str, ...]:
+    """The MCP servers `mcp.json` defines for a run: one per local tool, and the remote-tools
+    client when remote tools are asked for. DocsRuns have none."""
+    if code is None:
+        return ()
+    return code.local_tools + ((REMOTE_TOOLS_SERVER,) if code.remote_tools else ())
+
+
+def agent_permissions(config: PermissionsConfig, code: CodeContext | None) -> PermissionsConfig:
+    allow, deny = agent_rules(config.allow, config.deny, mcp_servers(code))
+    return PermissionsConfig(allow=allow, deny=deny)
+
+
 def build_context(run: Mapping[str, Any], config: TaskConfig) -> TemplateContext:
     """The one context for a run: its manifest (validated) plus the task config."""
     parsed = parse_run(run)
@@ -225,7 +247,7 @@ def build_context(run: Mapping[str, Any], config: TaskConfig) -> TemplateContext
         "model": spec.model,
         "github_user": spec.github_user,
         "git_user_email": f"{spec.github_user}@users.noreply.github.com",
-        "permissions": config.permissions,
+        "permissions": agent_permissions(config.permissions, None),
         "telemetry_env": telemetry_env(config.telemetry),
     }
     if isinstance(spec, DocsRunSpec):
@@ -235,24 +257,26 @@ def build_context(run: Mapping[str, Any], config: TaskConfig) -> TemplateContext
             work_branch=f"docs/{parsed.name}",
             commit_message=f"docs: documentation written by run {parsed.name}",
         )
+    code = CodeContext(
+        task_id=spec.task_id,
+        service=spec.service,
+        platform_repository_url=spec.platform_repository_url,
+        local_tools=_tools(spec.local_tools),
+        remote_tools=_tools(spec.remote_tools),
+        tool_config=spec.tool_config,
+        context_version=spec.context_version,
+        prompt_modification=spec.prompt_modification or "",
+        prompt_mode=spec.prompt_mode,
+        continue_session=spec.continue_session,
+        overwrite_memory=spec.overwrite_memory,
+    )
+    common["permissions"] = agent_permissions(config.permissions, code)
     return TemplateContext(
         **common,
         base_branch=spec.branch,
         work_branch=f"feature/task-{spec.task_id}-{spec.service}",
         commit_message=f"feat(task-{spec.task_id}): {spec.service} work from run {parsed.name}",
-        code=CodeContext(
-            task_id=spec.task_id,
-            service=spec.service,
-            platform_repository_url=spec.platform_repository_url,
-            local_tools=_tools(spec.local_tools),
-            remote_tools=_tools(spec.remote_tools),
-            tool_config=spec.tool_config,
-            context_version=spec.context_version,
-            prompt_modification=spec.prompt_modification or "",
-            prompt_mode=spec.prompt_mode,
-            continue_session=spec.continue_session,
-            overwrite_memory=spec.overwrite_memory,
-        ),
+        code=code,
     )
 
 
@@ -268,8 +292,8 @@ def template_key(path: str) -> str:
 def template_path(key: str) -> str:
     """The inverse of `template_key`. Unambiguous because the only nesting is `<kind>/[hooks/]<file>`."""
     kind, sep, rest = key.partition("_")
-    if not sep or kind not in REQUIRED_FILES:
-        raise RenderError(f"template key {key!r} does not start with 'docs_' or 'code_'")
+    if not sep or (kind not in REQUIRED_FILES and kind != SHARED_DIR):
+        raise RenderError(f"template key {key!r} does not start with 'docs_', 'code_' or 'shared_'")
     if rest.startswith(HOOKS_DIR + "_"):
         rest = HOOKS_DIR + "/" + rest[len(HOOKS_DIR) + 1 :]
     path = f"{kind}/{rest}"
@@ -279,12 +303,12 @@ def template_path(key: str) -> str:
 
 def _check_template_path(path: str) -> None:
     parts = path.split("/")
-    kind_ok = parts[0] in REQUIRED_FILES
-    shape_ok = len(parts) == 2 or (len(parts) == 3 and parts[1] == HOOKS_DIR)
+    kind_ok = parts[0] in REQUIRED_FILES or parts[0] == SHARED_DIR
+    shape_ok = len(parts) == 2 or (len(parts) == 3 and parts[1] == HOOKS_DIR and parts[0] != SHARED_DIR)
     if not (kind_ok and shape_ok and _FILE_NAME.match(parts[-1]) and path.endswith(TEMPLATE_SUFFIX)):
         raise RenderError(
             f"template path {path!r} is not <docs|code>/[hooks/]<name>{TEMPLATE_SUFFIX} "
-            "with a name of letters, digits, '-', '_' and '.'"
+            f"or {SHARED_DIR}/<name>{TEMPLATE_SUFFIX} with a name of letters, digits, '-', '_' and '.'"
         )
 
 

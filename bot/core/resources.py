@@ -116,13 +116,14 @@ class DocsRunStatus(CamelModel):
     configmap_name: str | None = None
     pull_request_url: str | None = None
     branch: str | None = Field(default=None, description="Branch the agent pushed, from its result.")
+    commit: str | None = Field(default=None, description="The commit the agent's work ended on.")
+    session_id: str | None = Field(default=None, description="The agent's session, from its transcript.")
     conditions: list[Condition] = Field(default_factory=list)
 
 
 class CodeRunStatus(DocsRunStatus):
     retry_count: int | None = None
     context_version: int | None = None
-    session_id: str | None = None
 
 
 RunKind = Literal["DocsRun", "CodeRun"]

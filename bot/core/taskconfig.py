@@ -8,11 +8,12 @@ controller (Jobs) and by the webhook service (model allow-list and defaults).
 from __future__ import annotations
 
 import re
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
+from bot.core.permissions import CLI_VERSION, rule_problems
 from bot.core.resources import DNS_SUBDOMAIN, MODEL_NAME, REPOSITORY_URL, CamelModel
 
 CONFIGMAP_NAME = "task-controller-config"
@@ -43,10 +44,31 @@ class SecretsConfig(CamelModel):
 
 
 class PermissionsConfig(CamelModel):
-    """The agent's tool permissions, rendered into its managed settings.json."""
+    """The agent's tool permissions, rendered into its managed settings.json. Every rule must mean
+    to the agent's CLI what it seems to mean (`bot.core.permissions`)."""
 
     allow: list[str] = Field(default_factory=list)
     deny: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _rules_mean_what_they_say(self) -> Self:
+        problems = rule_problems([*self.allow, *self.deny])
+        if problems:
+            raise ValueError(f"rules Claude Code {CLI_VERSION} would misread: " + "; ".join(problems))
+        return self
+
+
+WorkspaceScope = Literal["user", "repository"]
+
+
+class WorkspaceConfig(CamelModel):
+    """A CodeRun's persistent workspace (clone, sessions, memory) belongs to one repository and
+    service and, with scope `user`, one person: runs of different people never share files. Scope
+    `repository` lets everyone's runs of a service share sessions and memory, and so trust each
+    other's agents."""
+
+    scope: WorkspaceScope = "user"
+    size: str = Field(default="10Gi", pattern=r"^[1-9][0-9]*(Mi|Gi|Ti)$")
 
 
 class TelemetryConfig(CamelModel):
@@ -102,6 +124,7 @@ class TaskConfig(CamelModel):
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     cleanup: CleanupConfig = Field(default_factory=CleanupConfig)
     defaults: RunDefaults = Field(default_factory=RunDefaults)
+    workspace: WorkspaceConfig = Field(default_factory=WorkspaceConfig)
 
 
 class TaskConfigError(ValueError):

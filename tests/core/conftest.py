@@ -25,7 +25,7 @@ models:
   defaultDocs: claude-opus-4-20250514
   defaultCode: claude-sonnet-4-20250514
 permissions:
-  allow: ["Bash(*)", "Read(*)"]
+  allow: ["Bash", "Read"]
   deny: []
 """
 

@@ -45,7 +45,7 @@ def files_for(run: dict[str, Any], config: TaskConfig) -> dict[str, str]:
 def test_every_object_passes_kubernetes_validation(run: dict[str, Any], task_config: TaskConfig) -> None:
     objects = [job_manifest(run, task_config), configmap_manifest(run, files_for(run, task_config))]
     if run["kind"] == "CodeRun":
-        objects.append(pvc_manifest(run))
+        objects.append(pvc_manifest(run, task_config))
     for obj in objects:
         kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
 
@@ -59,11 +59,13 @@ def test_job_with_image_pull_secrets_and_telemetry_passes_validation() -> None:
 
 
 def test_job_has_the_exact_command(task_config: TaskConfig) -> None:
-    """Seed bug: a Job without a command "succeeded" instantly without running anything."""
+    """Seed bug: a Job without a command "succeeded" instantly without running anything. tini is
+    PID 1, so the script gets SIGTERM at the deadline (bash as PID 1 ignores it)."""
     job = job_manifest(docs_run(), task_config)
-    assert container(job)["command"] == ["/bin/bash", "/config/container.sh"]
+    assert container(job)["command"] == ["/usr/bin/tini", "-g", "--", "/bin/bash", "/config/container.sh"]
     assert container(job)["name"] == "claude"
     assert container(job)["image"] == "ghcr.io/5dlabs/platform/claude-code:1.0.56"
+    assert job["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 60
 
 
 def test_job_runs_once_within_the_configured_deadline(task_config: TaskConfig) -> None:
@@ -103,16 +105,30 @@ def test_ssh_secret_items_and_modes(task_config: TaskConfig) -> None:
     assert (384, 420) == (0o600, 0o644)
 
 
+def sidecar(job: dict[str, Any]) -> dict[str, Any]:
+    [only] = job["spec"]["template"]["spec"]["initContainers"]
+    assert isinstance(only, dict)
+    return only
+
+
 @pytest.mark.parametrize("run", [docs_run(), code_run()], ids=["docs", "code"])
-def test_ssh_key_is_mounted_read_only_outside_the_workspace(
-    run: dict[str, Any], task_config: TaskConfig
-) -> None:
-    """Seed bug: the key inside the workspace left read-only files that broke workspace cleanup."""
+def test_ssh_key_is_only_in_the_ssh_agent_sidecar(run: dict[str, Any], task_config: TaskConfig) -> None:
+    """The agent pushes through ssh-agent's socket and never sees the key; the key is mounted read-only
+    outside the workspace (seed bug: key files inside it broke workspace cleanup)."""
     job = job_manifest(run, task_config)
-    [ssh] = [mount for mount in container(job)["volumeMounts"] if mount["name"] == "github-ssh"]
-    assert ssh["readOnly"] is True
-    workspace = mounts(job)["/workspace"]
-    assert not (ssh["mountPath"] + "/").startswith(workspace["mountPath"] + "/")
+    assert all(mount["name"] != "github-ssh" for mount in container(job)["volumeMounts"])
+    agent = sidecar(job)
+    assert agent["restartPolicy"] == "Always"  # a native sidecar: started first, stopped last
+    assert agent["startupProbe"]["exec"]["command"] == ["ssh-add", "-l"]
+    [ssh] = [mount for mount in agent["volumeMounts"] if mount["name"] == "github-ssh"]
+    assert ssh == {"name": "github-ssh", "mountPath": "/var/run/secrets/github-ssh", "readOnly": True}
+    shared = {mount["mountPath"] for mount in agent["volumeMounts"] if mount["name"] == "ssh-agent"}
+    assert shared == {
+        mount["mountPath"] for mount in container(job)["volumeMounts"] if mount["name"] == "ssh-agent"
+    }
+    socket = {"name": "SSH_AUTH_SOCK", "value": "/run/ssh-agent/agent.sock"}
+    assert socket in agent["env"] and socket in container(job)["env"]
+    assert agent["securityContext"] == container(job)["securityContext"]
 
 
 def test_config_and_managed_settings_mounts(task_config: TaskConfig) -> None:
@@ -128,9 +144,10 @@ def test_config_and_managed_settings_mounts(task_config: TaskConfig) -> None:
     assert volumes(job)["config"]["configMap"] == {"name": "code-5-trader-8d1c0f4a2b-files"}
 
 
-def test_code_run_works_in_the_service_claim(task_config: TaskConfig) -> None:
+def test_code_run_works_in_its_workspace_claim(task_config: TaskConfig) -> None:
     job = job_manifest(code_run(), task_config)
-    assert volumes(job)["workspace"]["persistentVolumeClaim"] == {"claimName": "workspace-trader"}
+    claim = volumes(job)["workspace"]["persistentVolumeClaim"]["claimName"]
+    assert claim == pvc_manifest(code_run(), task_config)["metadata"]["name"]
     assert mounts(job)["/workspace"]["name"] == "workspace"
 
 
@@ -235,7 +252,7 @@ def test_names_depend_only_on_the_run(task_config: TaskConfig) -> None:
     assert all(job == jobs[0] for job in jobs)
     assert jobs[0]["metadata"]["name"] == "code-5-trader-8d1c0f4a2b"
     assert configmap_manifest(run, {})["metadata"]["name"] == "code-5-trader-8d1c0f4a2b-files"
-    assert pvc_manifest(run) == pvc_manifest(code_run())
+    assert pvc_manifest(run, task_config) == pvc_manifest(code_run(), task_config)
 
 
 def test_configmap_holds_the_rendered_files(task_config: TaskConfig) -> None:
@@ -251,15 +268,21 @@ def test_configmap_over_one_mebibyte_is_refused() -> None:
         configmap_manifest(docs_run(), {"prompt.md": "x" * (1024 * 1024)})
 
 
-def test_workspace_claim_for_a_code_run() -> None:
-    pvc = pvc_manifest(code_run())
-    assert pvc["metadata"]["name"] == "workspace-trader"
+def test_workspace_claim_for_a_code_run(task_config: TaskConfig) -> None:
+    pvc = pvc_manifest(code_run(), task_config)
+    assert re.fullmatch(r"workspace-trader-[0-9a-f]{16}", pvc["metadata"]["name"])
     assert pvc["metadata"]["namespace"] == "orchestrator"
+    assert pvc["metadata"]["labels"]["service"] == "trader"
+    assert pvc["metadata"]["labels"]["github-user"] == "alice"
+    assert pvc["metadata"]["annotations"] == {
+        "orchestrator.platform/workspace-repository": "github.com/demo-org/trader",
+        "orchestrator.platform/workspace-scope": "user",
+    }
     assert pvc["spec"] == {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Gi"}}}
     # It outlives runs, so no run owns it.
     assert "ownerReferences" not in pvc["metadata"]
 
 
-def test_no_workspace_claim_for_a_docs_run() -> None:
+def test_no_workspace_claim_for_a_docs_run(task_config: TaskConfig) -> None:
     with pytest.raises(RenderError, match="only a CodeRun has one"):
-        pvc_manifest(docs_run())
+        pvc_manifest(docs_run(), task_config)

@@ -10,6 +10,7 @@ import pytest
 
 from bot.core.reconcile import (
     CANCEL_ANNOTATION,
+    AgentResult,
     DeleteJob,
     EnsureChildren,
     Observed,
@@ -203,23 +204,104 @@ def test_conditions_are_bounded() -> None:
     ("message", "expected"),
     [
         pytest.param(
-            '{"branch": "b", "pullRequestUrl": "https://x/pull/1"}',
-            {"branch": "b", "pullRequestUrl": "https://x/pull/1"},
+            '{"branch": "b", "commit": "c", "changed": true, "sessionId": "s", "pullRequestUrl": "https://x/pull/1"}',
+            AgentResult(
+                {"branch": "b", "commit": "c", "sessionId": "s", "pullRequestUrl": "https://x/pull/1"}, True
+            ),
             id="full",
         ),
         pytest.param(
             '{"branch": "b", "pullRequestUrl": "javascript:alert(1)"}',
-            {"branch": "b"},
+            AgentResult({"branch": "b"}),
             id="non-https URL dropped",
         ),
-        pytest.param('{"branch": 5}', {}, id="wrong type"),
-        pytest.param("not json", {}, id="not JSON"),
-        pytest.param("[1]", {}, id="not an object"),
-        pytest.param(None, {}, id="none"),
+        pytest.param(
+            '{"error": "the agent failed: API Error: 500", "denials": {"Bash": 12, "Edit": 0, "X": "many"}}',
+            AgentResult(error="the agent failed: API Error: 500", denials={"Bash": 12}),
+            id="error and denials",
+        ),
+        pytest.param(
+            '{"error": "   ", "changed": "no"}', AgentResult(), id="blank error, non-boolean changed"
+        ),
+        pytest.param('{"error": "' + "x" * 900 + '"}', AgentResult(error="x" * 500), id="long error cut"),
+        pytest.param('{"denials": {"Bash": true}}', AgentResult(), id="boolean count"),
+        pytest.param('{"branch": 5}', AgentResult(), id="wrong type"),
+        pytest.param("not json", AgentResult(), id="not JSON"),
+        pytest.param("[1]", AgentResult(), id="not an object"),
+        pytest.param(None, AgentResult(), id="none"),
     ],
 )
-def test_agent_result_is_read_defensively(message: str | None, expected: dict[str, str]) -> None:
+def test_agent_result_is_read_defensively(message: str | None, expected: AgentResult) -> None:
     assert agent_result(message) == expected
+
+
+def finished(
+    message: dict[str, Any], *, failed: bool = False, reason: str = "BackoffLimitExceeded"
+) -> dict[str, Any]:
+    run = code_run({"phase": "Running", "jobName": "x"})
+    observed = (
+        job(failed=1, conditions=[condition("Failed", reason)])
+        if failed
+        else job(succeeded=1, conditions=[condition("Complete")])
+    )
+    return status_of(plan_for(run, observed, json.dumps(message)))
+
+
+def test_the_session_and_commit_are_recorded() -> None:
+    status = finished({"branch": "feature/x", "commit": "abc", "changed": True, "sessionId": "5f2e"})
+    assert (status["phase"], status["sessionId"], status["commit"]) == ("Succeeded", "5f2e", "abc")
+
+
+def test_an_agent_that_changed_nothing_says_so() -> None:
+    status = finished({"commit": "abc", "changed": False, "sessionId": "s"})
+    assert status["phase"] == "Succeeded"
+    assert status["message"] == "The agent finished without changing anything: nothing to push."
+    assert status["conditions"][-1]["reason"] == "NoChanges"
+    assert "branch" not in status
+
+
+def test_the_agent_error_is_the_failure_reason_and_the_saved_branch_is_named() -> None:
+    status = finished(
+        {"branch": "feature/x", "changed": True, "error": "the agent failed: API Error: 500 overloaded"},
+        failed=True,
+    )
+    assert status["phase"] == "Failed"
+    assert (
+        status["message"] == "The agent failed: API Error: 500 overloaded. Its work so far is on `feature/x`."
+    )
+
+
+def test_an_error_fails_the_run_even_when_the_job_succeeded() -> None:
+    status = finished({"error": "the agent used up its turns (error_max_turns)"})
+    assert status["phase"] == "Failed"
+    assert status["message"].startswith("The agent used up its turns")
+
+
+def test_a_deadline_says_so_and_names_the_saved_branch() -> None:
+    message = {
+        "branch": "feature/x",
+        "changed": True,
+        "error": "stopped (SIGTERM: deadline or cancel) before the agent finished",
+    }
+    status = finished(message, failed=True, reason="DeadlineExceeded")
+    assert status["message"] == (
+        "The agent did not finish within its deadline (3600 s) and was stopped. Its work so far is on `feature/x`."
+    )
+
+
+def test_refused_tools_are_a_condition_and_part_of_the_message() -> None:
+    status = finished({"branch": "feature/x", "changed": True, "denials": {"Read": 1, "Bash": 12}})
+    note = "The agent was refused Bash 12\u00d7, Read 1\u00d7: check permissions.allow in task-controller-config."
+    assert status["message"] == "The agent finished and pushed `feature/x`. " + note
+    refused = [c for c in status["conditions"] if c["type"] == "ToolsRefused"]
+    assert [(c["reason"], c["message"]) for c in refused] == [("PermissionDenied", note)]
+    # A resync adds nothing.
+    again = code_run(status)
+    assert not [
+        a
+        for a in plan_for(again, job(succeeded=1, conditions=[condition("Complete")]), None).actions
+        if isinstance(a, UpdateStatus)
+    ]
 
 
 def test_job_state_reads_counters_when_there_are_no_conditions() -> None:

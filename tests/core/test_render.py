@@ -109,7 +109,8 @@ def test_docs_context_from_run(task_config: TaskConfig) -> None:
     assert context.base_branch == "main"
     assert context.work_branch == "docs/docs-3f2a9c1e7b"
     assert context.git_user_email == "Alice@users.noreply.github.com"
-    assert context.permissions.allow == ["Bash(*)", "Read(*)"]
+    assert context.permissions.allow == ["Bash", "Read"]
+    assert context.permissions.deny == ["Edit(//**/.git/**)"]
     assert context.code is None
 
 
@@ -265,7 +266,7 @@ def test_unusable_template_paths_are_refused(path: str) -> None:
 
 
 def test_template_key_must_name_a_kind() -> None:
-    with pytest.raises(RenderError, match="docs_' or 'code_"):
+    with pytest.raises(RenderError, match="'docs_', 'code_' or 'shared_'"):
         template_path("container.sh.j2")
 
 
@@ -422,8 +423,9 @@ def test_every_template_renders(run: dict[str, Any], config_yaml: str) -> None:
 def test_settings_carry_permissions_telemetry_and_hooks() -> None:
     context = build_context(code_run(), parse_task_config(TELEMETRY_CONFIG_YAML))
     settings = json.loads(render_files("code", SOURCES, context)["settings.json"])
-    assert settings["permissions"]["allow"] == ["Bash(*)", "Read(*)"]
-    assert settings["permissions"]["deny"] == []
+    assert settings["permissions"]["allow"] == ["Bash", "Read"]
+    assert settings["permissions"]["deny"] == ["Edit(//**/.git/**)"]
+    assert settings["env"]["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] == "1"
     assert settings["env"]["CLAUDE_CODE_ENABLE_TELEMETRY"] == "1"
     assert settings["model"] == "claude-sonnet-4-20250514"
     [stop] = settings["hooks"]["Stop"]
@@ -451,6 +453,17 @@ def test_mcp_config_from_local_and_remote_tools(task_config: TaskConfig) -> None
         "localTools": ["mcp-filesystem", "mcp-git"],
         "remoteTools": ["github", "taskmaster"],
     }
+
+
+def test_every_mcp_server_of_a_run_is_allowed(task_config: TaskConfig) -> None:
+    """Claude Code refuses MCP tools that no rule allows: one `mcp__<server>` rule per server in
+    mcp.json, with the name as the CLI normalises it."""
+    run = code_run(**{**CODE_OPTIONALS, "localTools": "mcp-filesystem,@scope/tool.x"})
+    files = render_files("code", SOURCES, build_context(run, task_config))
+    servers = json.loads(files["mcp.json"])["mcpServers"]
+    allow = json.loads(files["settings.json"])["permissions"]["allow"]
+    assert set(servers) == {"mcp-filesystem", "@scope/tool.x", "remote-tools"}
+    assert allow == ["Bash", "Read", "mcp__mcp-filesystem", "mcp___scope_tool_x", "mcp__remote-tools"]
 
 
 def test_mcp_config_without_tools_is_empty(task_config: TaskConfig) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -62,7 +63,13 @@ async def test_a_coderun_gets_one_configmap_one_job_and_its_workspace(
     batch, core = client.BatchV1Api(api), client.CoreV1Api(api)
     job = await eventually(lambda: _job(batch, name), what="the Job")
     configmap = await core.read_namespaced_config_map(f"{name}-files", NAMESPACE)
-    pvc = await core.read_namespaced_persistent_volume_claim("workspace-trader", NAMESPACE)
+    [claim] = [
+        v.persistent_volume_claim.claim_name
+        for v in job.spec.template.spec.volumes
+        if v.persistent_volume_claim
+    ]
+    assert re.fullmatch(r"workspace-trader-[0-9a-f]{16}", claim)
+    pvc = await core.read_namespaced_persistent_volume_claim(claim, NAMESPACE)
     assert set(configmap.data) >= {
         "container.sh",
         "CLAUDE.md",
@@ -78,7 +85,13 @@ async def test_a_coderun_gets_one_configmap_one_job_and_its_workspace(
     kubernetes_validate.validate(as_dict, "1.33.0", strict=True)
     [owner] = job.metadata.owner_references
     assert (owner.kind, owner.name, owner.controller) == ("CodeRun", name, True)
-    assert job.spec.template.spec.containers[0].command == ["/bin/bash", "/config/container.sh"]
+    assert job.spec.template.spec.containers[0].command == [
+        "/usr/bin/tini",
+        "-g",
+        "--",
+        "/bin/bash",
+        "/config/container.sh",
+    ]
     jobs = await batch.list_namespaced_job(NAMESPACE)
     assert [j.metadata.name for j in jobs.items] == [name]
 
@@ -159,7 +172,12 @@ async def test_deleting_a_run_removes_its_job_and_configmap(
     stack.default_outcome = lambda job: JobOutcome(succeeded=True, run_seconds=30)
     name = await start_code_run(stack, api)
     batch, core = client.BatchV1Api(api), client.CoreV1Api(api)
-    await eventually(lambda: _job(batch, name), what="the Job")
+    job = await eventually(lambda: _job(batch, name), what="the Job")
+    [claim] = [
+        v.persistent_volume_claim.claim_name
+        for v in job.spec.template.spec.volumes
+        if v.persistent_volume_claim
+    ]
     await client.CustomObjectsApi(api).delete_namespaced_custom_object(
         "orchestrator.platform", "v1", NAMESPACE, "coderuns", name
     )
@@ -167,7 +185,7 @@ async def test_deleting_a_run_removes_its_job_and_configmap(
     configmaps = await core.list_namespaced_config_map(NAMESPACE)
     assert f"{name}-files" not in [cm.metadata.name for cm in configmaps.items]
     # The workspace outlives runs: the next run of the service finds its work.
-    assert (await core.read_namespaced_persistent_volume_claim("workspace-trader", NAMESPACE)).metadata.name
+    assert (await core.read_namespaced_persistent_volume_claim(claim, NAMESPACE)).metadata.name == claim
 
 
 def _controller_process(
