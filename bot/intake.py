@@ -26,6 +26,7 @@ from bot.core.commands.code import CODE, CodeArgs
 from bot.core.commands.docs import DocsArgs
 from bot.core.commands.retry import RETRY, RetryArgs
 from bot.core.comments import CommandLine
+from bot.core.markdown import code_span
 from bot.core.origin import Origin, from_check_run, from_issue_comment, from_issue_labeled
 from bot.core.reconcile import CANCEL_ANNOTATION
 from bot.core.resources import ACTIVE_PHASES, RUN_NAME, RunKind
@@ -243,7 +244,8 @@ class Intake:
             origin = origin.with_pull_request(await self._pull_request(origin))
             if origin.from_fork:
                 return "refused fork", (
-                    f"@{origin.sender} this pull request comes from a fork ({origin.head_repository}); "
+                    f"@{origin.sender} this pull request comes from a fork "
+                    f"({code_span(str(origin.head_repository))}); "
                     "runs work on branches of this repository only."
                 )
         secret = await self._secret_decision(origin)
@@ -283,7 +285,7 @@ class Intake:
             and (args.run is None or run["metadata"]["name"] == args.run)
         ]
         if not candidates:
-            which = f"`{args.run}`" if args.run else "no active run"
+            which = code_span(args.run) if args.run else "no active run"
             return "nothing to cancel", f"@{origin.sender} there is {which} started from here to cancel."
         for run in candidates:
             patch = {"metadata": {"annotations": {CANCEL_ANNOTATION: origin.sender}}}
@@ -299,7 +301,7 @@ class Intake:
             and (args.run is None or run["metadata"]["name"] == args.run)
         ]
         if not failed:
-            which = f"`{args.run}` is not a failed run" if args.run else "there is no failed run"
+            which = f"{code_span(args.run)} is not a failed run" if args.run else "there is no failed run"
             return (
                 "nothing to retry",
                 f"@{origin.sender} {which} started from here, so there is nothing to retry.",

@@ -20,7 +20,9 @@ MENTION = re.compile(r"@[A-Za-z0-9]")
 
 HOSTILE = [
     pytest.param("--model x", "--model x", id="plain"),
-    pytest.param("x` <img src=x> @org/team `y", "x` <img src=x> @\u200dorg/team `y", id="backticks around html"),
+    pytest.param(
+        "x` <img src=x> @org/team `y", "x` <img src=x> @\u200dorg/team `y", id="backticks around html"
+    ),
     pytest.param("`", "`", id="one backtick"),
     pytest.param("``` ", "``` ", id="a fence and a space"),
     pytest.param("a ``` b `` c", "a ``` b `` c", id="runs of several lengths"),

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from bot.core.commands.registry import BY_NAME, COMMANDS, help_text
 from bot.core.commands.spec import Accepted, CommandContext, CommandSpec, Rejected, check_line
 from bot.core.comments import CommandLine, command_lines
+from bot.core.markdown import code_span
 
 __all__ = [
     "COMMANDS",
@@ -59,6 +60,5 @@ def _near_miss(name: str) -> str | None:
 
 
 def _unknown(line: CommandLine, index: int, name: str, near_miss: str) -> Rejected:
-    return Rejected(
-        line, index, f"Unknown command `/{name}`. Did you mean `/{near_miss}`?", BY_NAME[near_miss].usage
-    )
+    problem = f"Unknown command {code_span('/' + name)}. Did you mean `/{near_miss}`?"
+    return Rejected(line, index, problem, BY_NAME[near_miss].usage)

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from bot.core.comments import CommandLine
+from bot.core.markdown import code_span
 
 Permission = Literal["read", "triage", "write", "maintain", "admin"]
 
@@ -99,7 +100,7 @@ class Rejected:
     """None when the command name itself was not understood."""
 
     def reply(self, user: str) -> str:
-        text = f"@{user} I could not run this command:\n\n> {self.line.text}\n\n{self.problem}"
+        text = f"@{user} I could not run this command:\n\n> {code_span(self.line.text)}\n\n{self.problem}"
         if self.usage:
             text += f"\n\nUsage: `{self.usage}`"
         return text
@@ -139,7 +140,7 @@ def _read_arguments(spec: CommandSpec, rest: str) -> dict[str, Any]:
             flag, has_inline, inline = token.partition("=")
             option = by_flag.get(flag)
             if option is None:
-                raise UsageError(f"Unknown option `{flag}`.{_did_you_mean(flag, list(by_flag))}")
+                raise UsageError(f"Unknown option {code_span(flag)}.{_did_you_mean(flag, list(by_flag))}")
             if option.field in values:
                 raise UsageError(f"Option `{flag}` was given more than once.")
             if option.switch:
@@ -160,7 +161,7 @@ def _read_arguments(spec: CommandSpec, rest: str) -> dict[str, Any]:
         elif positionals:
             values[positionals.pop(0).field] = token
         else:
-            raise UsageError(f"Unexpected argument `{token}`.")
+            raise UsageError(f"Unexpected argument {code_span(token)}.")
     for positional in positionals:
         if positional.required:
             raise UsageError(f"Missing {positional.metavar} ({positional.requirement}).")
@@ -197,11 +198,12 @@ def _validate(spec: CommandSpec, values: dict[str, Any]) -> BaseModel:
 def _describe_invalid(spec: CommandSpec, field_name: str, value: Any) -> str:
     for positional in spec.positionals:
         if positional.field == field_name:
-            return f"`{value}` is not a valid {positional.metavar}: it must be {positional.requirement}."
+            return f"{code_span(str(value))} is not a valid {positional.metavar}: it must be {positional.requirement}."
     for option in (*spec.options, *((spec.free_text,) if spec.free_text else ())):
         if option.field == field_name:
-            return f"`{option.flag} {value}` is not valid: {option.metavar} must be {option.requirement}."
-    return f"Invalid value `{value}`."
+            shown = code_span(f"{option.flag} {value}")
+            return f"{shown} is not valid: {option.metavar} must be {option.requirement}."
+    return f"Invalid value {code_span(str(value))}."
 
 
 def _did_you_mean(flag: str, flags: list[str]) -> str:

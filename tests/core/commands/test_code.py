@@ -193,5 +193,36 @@ REJECTED = [
 def test_rejected_with_exact_reply(body: str, problem: str) -> None:
     quoted = body.split("<!--")[0].strip()
     assert (
-        rejection_reply(body) == f"@alice I could not run this command:\n\n> {quoted}\n\n{problem}\n\n{USAGE}"
+        rejection_reply(body)
+        == f"@alice I could not run this command:\n\n> `{quoted}`\n\n{problem}\n\n{USAGE}"
+    )
+
+
+ZWJ = "\u200d"
+
+HOSTILE = [
+    pytest.param(
+        '/code 5 --service trader --model "x` <img src=x> @org/team `y"',
+        f'> ``/code 5 --service trader --model "x` <img src=x> @{ZWJ}org/team `y"``\n\n'
+        f"``--model x` <img src=x> @{ZWJ}org/team `y`` is not valid: MODEL must be a full model name "
+        "from the allowed list.",
+        id="backticks, an img tag and a team mention in a value",
+    ),
+    pytest.param(
+        "/code 5 --service trader --`x` [a](javascript:alert(1))",
+        "> ``/code 5 --service trader --`x` [a](javascript:alert(1))``\n\nUnknown option `` --`x` ``.",
+        id="an unknown option ending in a backtick",
+    ),
+    pytest.param(
+        "/code 5 --service trader @everyone",
+        f"> `/code 5 --service trader @{ZWJ}everyone`\n\nUnexpected argument `@{ZWJ}everyone`.",
+        id="a mention as an argument",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "quoted_and_problem"), HOSTILE)
+def test_hostile_values_are_echoed_inert(body: str, quoted_and_problem: str) -> None:
+    assert rejection_reply(body) == (
+        f"@alice I could not run this command:\n\n{quoted_and_problem}\n\n{USAGE}"
     )
