@@ -130,7 +130,10 @@ class Intake:
         if policy.is_automation(origin.sender, origin.sender_type):
             return Outcome(f"ignored comment by {origin.sender}")
         config = await self.task_config.get()
-        parsed = parse(event.data["comment"].get("body") or "", CommandContext(tuple(config.models.allowed)))
+        comment = event.data["comment"]
+        by_sender = (comment.get("user") or {}).get("login", "").lower() == origin.sender.lower()
+        context = CommandContext(tuple(config.models.allowed))
+        parsed = parse(comment.get("body") or "", context, trust_collapsed=by_sender)
         if not parsed.addressed_to_us:
             return None
         return await self._carry_out(parsed, origin, config, f"comment-{origin.comment_id}")

@@ -37,10 +37,12 @@ class Parsed:
         return bool(self.accepted or self.rejected)
 
 
-def parse(body: str, context: CommandContext) -> Parsed:
+def parse(body: str, context: CommandContext, *, trust_collapsed: bool = False) -> Parsed:
+    """`trust_collapsed`: the body's author is the person starting the run, so collapsed and hidden
+    HTML is read too (see bot.core.comments)."""
     accepted: list[Accepted] = []
     rejected: list[Rejected] = []
-    for index, line in enumerate(command_lines(body)):
+    for index, line in enumerate(command_lines(body, trust_collapsed=trust_collapsed)):
         name = line.text.split(None, 1)[0][1:]
         spec = BY_NAME.get(name.lower())
         if spec is not None:
