@@ -20,7 +20,7 @@ from typing import Any
 from gidgethub import sansio
 
 from bot.core import feedback, policy, runs
-from bot.core.commands import Accepted, CommandContext, Parsed, Rejected, help_text, parse
+from bot.core.commands import Accepted, Parsed, Rejected, command_context, help_text, parse
 from bot.core.commands.cancel import CANCEL, CancelArgs
 from bot.core.commands.code import CODE, CodeArgs
 from bot.core.commands.docs import DocsArgs
@@ -132,8 +132,7 @@ class Intake:
         config = await self.task_config.get()
         comment = event.data["comment"]
         by_sender = (comment.get("user") or {}).get("login", "").lower() == origin.sender.lower()
-        context = CommandContext(tuple(config.models.allowed))
-        parsed = parse(comment.get("body") or "", context, trust_collapsed=by_sender)
+        parsed = parse(comment.get("body") or "", command_context(config, origin), trust_collapsed=by_sender)
         if not parsed.addressed_to_us:
             return None
         return await self._carry_out(parsed, origin, config, f"comment-{origin.comment_id}")
@@ -150,7 +149,7 @@ class Intake:
         if policy.is_automation(origin.sender, origin.sender_type):
             return Outcome(f"ignored label by {origin.sender}")
         config = await self.task_config.get()
-        context = CommandContext(tuple(config.models.allowed))
+        context = command_context(config, origin)
         marker = f"label-{label}-{origin.run_identity}"
         if label == self.docs_label:
             return await self._carry_out(parse("/docs", context), origin, config, marker)

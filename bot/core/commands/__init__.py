@@ -14,6 +14,9 @@ from bot.core.commands.registry import BY_NAME, COMMANDS, help_text
 from bot.core.commands.spec import Accepted, CommandContext, CommandSpec, Rejected, check_line
 from bot.core.comments import CommandLine, command_lines
 from bot.core.markdown import code_span
+from bot.core.origin import Origin
+from bot.core.repositories import RepositoryRule, web_host
+from bot.core.taskconfig import TaskConfig
 
 __all__ = [
     "COMMANDS",
@@ -22,6 +25,7 @@ __all__ = [
     "CommandSpec",
     "Parsed",
     "Rejected",
+    "command_context",
     "help_text",
     "parse",
 ]
@@ -35,6 +39,19 @@ class Parsed:
     @property
     def addressed_to_us(self) -> bool:
         return bool(self.accepted or self.rejected)
+
+
+def command_context(config: TaskConfig, origin: Origin) -> CommandContext:
+    """What commands given on `origin`'s repository are checked against."""
+    owners = config.repositories.allowed_owners
+    return CommandContext(
+        allowed_models=tuple(config.models.allowed),
+        repositories=RepositoryRule(
+            web_host=web_host(origin.html_url),
+            allowed_owners=tuple(owners) if owners is not None else (origin.owner,),
+        ),
+        default_platform_repository_url=config.defaults.platform_repository_url,
+    )
 
 
 def parse(body: str, context: CommandContext, *, trust_collapsed: bool = False) -> Parsed:

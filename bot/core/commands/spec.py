@@ -17,15 +17,20 @@ from pydantic import BaseModel, ValidationError
 
 from bot.core.comments import CommandLine
 from bot.core.markdown import code_span
+from bot.core.repositories import RepositoryRule
 
 Permission = Literal["read", "triage", "write", "maintain", "admin"]
 
 
 @dataclass(frozen=True)
 class CommandContext:
-    """What the parser needs to know about the installation (from task-controller-config)."""
+    """What the parser needs to know about the installation (from task-controller-config) and the
+    repository the command was given on (`bot.core.commands.command_context` builds it)."""
 
     allowed_models: tuple[str, ...]
+    repositories: RepositoryRule
+    """Where `--platform-repo` (and the configured default) may point."""
+    default_platform_repository_url: str | None = None
 
 
 @dataclass(frozen=True)
