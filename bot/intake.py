@@ -20,9 +20,9 @@ from typing import Any
 from gidgethub import sansio
 
 from bot.core import feedback, policy, runs
-from bot.core.commands import Accepted, Parsed, Rejected, command_context, help_text, parse
+from bot.core.commands import Accepted, Parsed, code_label_command, command_context, help_text, parse
 from bot.core.commands.cancel import CANCEL, CancelArgs
-from bot.core.commands.code import CODE, CodeArgs
+from bot.core.commands.code import CodeArgs
 from bot.core.commands.docs import DocsArgs
 from bot.core.commands.retry import RETRY, RetryArgs
 from bot.core.comments import CommandLine
@@ -153,21 +153,10 @@ class Intake:
         marker = f"label-{label}-{origin.run_identity}"
         if label == self.docs_label:
             return await self._carry_out(parse("/docs", context), origin, config, marker)
-        body = data["issue"].get("body") or ""
-        from_body = parse(body, context)
-        code_lines = [a for a in from_body.accepted if a.spec.name == "code"]
-        code_rejections = [r for r in from_body.rejected if r.line.text.lower().startswith("/code")]
-        if code_lines:
-            return await self._carry_out(Parsed((code_lines[0],)), origin, config, marker)
-        if code_rejections:
-            return await self._carry_out(Parsed((), (code_rejections[0],)), origin, config, marker)
-        missing = Rejected(
-            line=CommandLine(0, f"(label `{label}`)"),
-            index=0,
-            problem=f"The `{label}` label runs the first `/code` line of the issue's description, and it has none.",
-            usage=CODE.usage,
-        )
-        return await self._carry_out(Parsed((), (missing,)), origin, config, marker)
+        issue = data["issue"]
+        by_labeler = (issue.get("user") or {}).get("login", "").lower() == origin.sender.lower()
+        parsed = code_label_command(issue.get("body") or "", label, context, by_labeler=by_labeler)
+        return await self._carry_out(parsed, origin, config, marker)
 
     async def on_check_run(self, event: sansio.Event) -> Outcome | None:
         """The Cancel / Retry buttons (`requested_action`) and "Re-run" (`rerequested`) on our check runs."""

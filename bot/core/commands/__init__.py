@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
+from bot.core.commands.code import CODE
 from bot.core.commands.registry import BY_NAME, COMMANDS, help_text
 from bot.core.commands.spec import Accepted, CommandContext, CommandSpec, Rejected, check_line
 from bot.core.comments import CommandLine, command_lines
@@ -25,6 +26,7 @@ __all__ = [
     "CommandSpec",
     "Parsed",
     "Rejected",
+    "code_label_command",
     "command_context",
     "help_text",
     "parse",
@@ -71,6 +73,39 @@ def parse(body: str, context: CommandContext, *, trust_collapsed: bool = False) 
         elif near_miss := _near_miss(name):
             rejected.append(_unknown(line, index, name, near_miss))
     return Parsed(tuple(accepted), tuple(rejected))
+
+
+FROM_SOMEONE_ELSES_DESCRIPTION = frozenset({"task_id", "service"})
+"""What the code label takes from an issue's description that the labeler did not write."""
+
+
+def code_label_command(body: str, label: str, context: CommandContext, *, by_labeler: bool) -> Parsed:
+    """What adding the code label starts: the first `/code` line of the issue's description that is
+    valid, else the first one's rejection, else a rejection that says there is none.
+
+    The run acts as the labeler, so when someone else wrote the description (`by_labeler` false) its
+    collapsed and hidden HTML is not read, and only the task id and the service are taken from the
+    line: the repositories, prompt, directory, branch, model and tools are the defaults. The tracking
+    comment shows the command the run carries."""
+    only = None if by_labeler else FROM_SOMEONE_ELSES_DESCRIPTION
+    rejected: Rejected | None = None
+    for index, line in enumerate(command_lines(body, trust_collapsed=by_labeler)):
+        if line.text.split(None, 1)[0][1:].lower() != CODE.name:
+            continue
+        result = check_line(CODE, line, index, context, only)
+        if isinstance(result, Accepted):
+            return Parsed((result,))
+        rejected = rejected or result
+    if rejected is not None:
+        return Parsed((), (rejected,))
+    problem = f"The {code_span(label)} label runs the first `/code` line of the issue's description, and "
+    problem += (
+        "it has none."
+        if by_labeler
+        else "it has none that GitHub shows at first sight (in a description someone else wrote, nothing "
+        "in or after a collapsed `<details>` or hidden HTML is read)."
+    )
+    return Parsed((), (Rejected(CommandLine(0, f"(label {label})"), 0, problem, CODE.usage),))
 
 
 def _near_miss(name: str) -> str | None:

@@ -36,7 +36,9 @@ def check_platform_repository(args: CodeArgs, context: CommandContext) -> str | 
     if args.platform_repository_url is not None:
         problem = context.repositories.problem(args.platform_repository_url)
         if problem:
-            return f"{code_span('--platform-repo ' + args.platform_repository_url)} is not allowed: {problem}."
+            return (
+                f"{code_span('--platform-repo ' + args.platform_repository_url)} is not allowed: {problem}."
+            )
     elif context.default_platform_repository_url is not None:
         problem = context.repositories.problem(context.default_platform_repository_url)
         if problem:

@@ -112,12 +112,21 @@ class Rejected:
 
 
 def check_line(
-    spec: CommandSpec, line: CommandLine, index: int, context: CommandContext
+    spec: CommandSpec,
+    line: CommandLine,
+    index: int,
+    context: CommandContext,
+    only: frozenset[str] | None = None,
 ) -> Accepted | Rejected:
-    """Check one command line against its declaration; never raises on user input."""
+    """Check one command line against its declaration; never raises on user input.
+
+    `only`: the fields taken from the line; the line is still read whole (an unknown option is still
+    an error), but the values of the other fields are dropped unchecked and their defaults apply."""
     rest = line.text.split(None, 1)[1] if len(line.text.split(None, 1)) > 1 else ""
     try:
         values = _read_arguments(spec, rest)
+        if only is not None:
+            values = {name: value for name, value in values.items() if name in only}
         args = _validate(spec, values)
         problem = spec.check(args, context)
     except UsageError as exc:
