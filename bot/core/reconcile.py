@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from bot.core.origin import from_annotations
+from bot.core.repositories import pull_request_number
 from bot.core.resources import FINISHED_PHASES, Phase
 from bot.core.taskconfig import CleanupConfig
 
@@ -81,8 +83,9 @@ def job_state(job: dict[str, Any] | None) -> tuple[JobState, str | None, str | N
     return "pending", None, None
 
 
-def agent_result(termination_message: str | None) -> dict[str, str]:
-    """The JSON the agent's script wrote; anything unreadable is ignored rather than trusted."""
+def agent_result(termination_message: str | None, repository_html_url: str | None = None) -> dict[str, str]:
+    """The JSON the agent's script wrote; anything unreadable is ignored rather than trusted. The pull
+    request link is kept only if it is one of the run's own repository (`repository_html_url`)."""
     if not termination_message:
         return {}
     try:
@@ -93,7 +96,7 @@ def agent_result(termination_message: str | None) -> dict[str, str]:
         return {}
     result = {key: data[key] for key in _RESULT_KEYS if isinstance(data.get(key), str) and data[key]}
     url = result.get("pullRequestUrl", "")
-    if url and not url.startswith("https://"):
+    if url and pull_request_number(url, repository_html_url) is None:
         del result["pullRequestUrl"]
     return result
 
@@ -182,9 +185,9 @@ def reconcile(observed: Observed, cleanup: CleanupConfig, deadline_seconds: int 
                 desired, "Pending", "Waiting for the agent to start.", "JobCreated", observed.now
             )
     else:
-        desired.update(
-            jobName=name, configmapName=f"{name}-files", **agent_result(observed.termination_message)
-        )
+        repository_html_url = from_annotations(metadata.get("annotations") or {}).get("repository-html-url")
+        result = agent_result(observed.termination_message, repository_html_url)
+        desired.update(jobName=name, configmapName=f"{name}-files", **result)
         if state == "succeeded":
             summary = "The agent finished" + (
                 f" and pushed `{desired['branch']}`." if "branch" in desired else "."
