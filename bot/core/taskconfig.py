@@ -99,7 +99,7 @@ class RepositoriesConfig(CamelModel):
     always the GitHub the bot serves; `allowedOwners` lists the owners (users or organisations)
     allowed there. Not set: only the owner of the repository the command was given on."""
 
-    allowed_owners: list[GitHubLogin] | None = None
+    allowed_owners: list[GitHubLogin] | None = Field(default=None, min_length=1)
 
 
 class TaskConfig(CamelModel):

@@ -84,6 +84,11 @@ def _without(path: str) -> str:
             "repositories.allowedOwners.0: String should match pattern",
             id="an owner that is no GitHub login",
         ),
+        pytest.param(
+            TASK_CONFIG_YAML + "repositories:\n  allowedOwners: []\n",
+            "repositories.allowedOwners: List should have at least 1 item",
+            id="an empty list of owners (leave it out for the repository's own owner)",
+        ),
     ],
 )
 def test_invalid_config_is_refused_with_a_clear_message(text: str, message: str) -> None:
