@@ -26,7 +26,7 @@ from benchmarks.contenders import Cores, ServerProcess, controller_command, free
 from benchmarks.registry import Benchmark
 from benchmarks.report import MIB, Target, machine, table, write_result
 from bot.core import runs as run_manifests
-from bot.core.commands import CommandContext, parse
+from bot.core.commands import command_context, parse
 from bot.core.commands.code import CodeArgs
 from bot.core.origin import from_issue_comment
 from bot.core.taskconfig import CONFIGMAP_KEY, parse_task_config
@@ -90,7 +90,6 @@ class Scene:
         self.demo = demo
         task_config = next(o for o in cluster_objects(NAMESPACE) if o["kind"] == "ConfigMap")
         self.config = parse_task_config(task_config["data"][CONFIGMAP_KEY])
-        self.context = CommandContext(tuple(self.config.models.allowed))
         self.made = 0
 
     def manifests(self, count: int) -> list[dict[str, Any]]:
@@ -110,7 +109,7 @@ class Scene:
                 api_url=self.gh.url,
             )
             origin = from_issue_comment(payload, str(uuid.uuid4()))
-            accepted = parse(body, self.context).accepted[0]
+            accepted = parse(body, command_context(self.config, origin)).accepted[0]
             assert isinstance(accepted.args, CodeArgs)
             made.append(run_manifests.code_run(accepted.args, origin, accepted.index, self.config, NAMESPACE))
         return made

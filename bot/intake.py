@@ -20,12 +20,13 @@ from typing import Any
 from gidgethub import sansio
 
 from bot.core import feedback, policy, runs
-from bot.core.commands import Accepted, CommandContext, Parsed, Rejected, help_text, parse
+from bot.core.commands import Accepted, Parsed, code_label_command, command_context, help_text, parse
 from bot.core.commands.cancel import CANCEL, CancelArgs
-from bot.core.commands.code import CODE, CodeArgs
+from bot.core.commands.code import CodeArgs
 from bot.core.commands.docs import DocsArgs
 from bot.core.commands.retry import RETRY, RetryArgs
 from bot.core.comments import CommandLine
+from bot.core.markdown import code_span
 from bot.core.origin import Origin, from_check_run, from_issue_comment, from_issue_labeled
 from bot.core.reconcile import CANCEL_ANNOTATION
 from bot.core.resources import ACTIVE_PHASES, RUN_NAME, RunKind
@@ -129,7 +130,9 @@ class Intake:
         if policy.is_automation(origin.sender, origin.sender_type):
             return Outcome(f"ignored comment by {origin.sender}")
         config = await self.task_config.get()
-        parsed = parse(event.data["comment"].get("body") or "", CommandContext(tuple(config.models.allowed)))
+        comment = event.data["comment"]
+        by_sender = (comment.get("user") or {}).get("login", "").lower() == origin.sender.lower()
+        parsed = parse(comment.get("body") or "", command_context(config, origin), trust_collapsed=by_sender)
         if not parsed.addressed_to_us:
             return None
         return await self._carry_out(parsed, origin, config, f"comment-{origin.comment_id}")
@@ -146,25 +149,14 @@ class Intake:
         if policy.is_automation(origin.sender, origin.sender_type):
             return Outcome(f"ignored label by {origin.sender}")
         config = await self.task_config.get()
-        context = CommandContext(tuple(config.models.allowed))
+        context = command_context(config, origin)
         marker = f"label-{label}-{origin.run_identity}"
         if label == self.docs_label:
             return await self._carry_out(parse("/docs", context), origin, config, marker)
-        body = data["issue"].get("body") or ""
-        from_body = parse(body, context)
-        code_lines = [a for a in from_body.accepted if a.spec.name == "code"]
-        code_rejections = [r for r in from_body.rejected if r.line.text.lower().startswith("/code")]
-        if code_lines:
-            return await self._carry_out(Parsed((code_lines[0],)), origin, config, marker)
-        if code_rejections:
-            return await self._carry_out(Parsed((), (code_rejections[0],)), origin, config, marker)
-        missing = Rejected(
-            line=CommandLine(0, f"(label `{label}`)"),
-            index=0,
-            problem=f"The `{label}` label runs the first `/code` line of the issue's description, and it has none.",
-            usage=CODE.usage,
-        )
-        return await self._carry_out(Parsed((), (missing,)), origin, config, marker)
+        issue = data["issue"]
+        by_labeler = (issue.get("user") or {}).get("login", "").lower() == origin.sender.lower()
+        parsed = code_label_command(issue.get("body") or "", label, context, by_labeler=by_labeler)
+        return await self._carry_out(parsed, origin, config, marker)
 
     async def on_check_run(self, event: sansio.Event) -> Outcome | None:
         """The Cancel / Retry buttons (`requested_action`) and "Re-run" (`rerequested`) on our check runs."""
@@ -243,7 +235,8 @@ class Intake:
             origin = origin.with_pull_request(await self._pull_request(origin))
             if origin.from_fork:
                 return "refused fork", (
-                    f"@{origin.sender} this pull request comes from a fork ({origin.head_repository}); "
+                    f"@{origin.sender} this pull request comes from a fork "
+                    f"({code_span(str(origin.head_repository))}); "
                     "runs work on branches of this repository only."
                 )
         secret = await self._secret_decision(origin)
@@ -283,7 +276,7 @@ class Intake:
             and (args.run is None or run["metadata"]["name"] == args.run)
         ]
         if not candidates:
-            which = f"`{args.run}`" if args.run else "no active run"
+            which = code_span(args.run) if args.run else "no active run"
             return "nothing to cancel", f"@{origin.sender} there is {which} started from here to cancel."
         for run in candidates:
             patch = {"metadata": {"annotations": {CANCEL_ANNOTATION: origin.sender}}}
@@ -299,7 +292,7 @@ class Intake:
             and (args.run is None or run["metadata"]["name"] == args.run)
         ]
         if not failed:
-            which = f"`{args.run}` is not a failed run" if args.run else "there is no failed run"
+            which = f"{code_span(args.run)} is not a failed run" if args.run else "there is no failed run"
             return (
                 "nothing to retry",
                 f"@{origin.sender} {which} started from here, so there is nothing to retry.",

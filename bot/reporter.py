@@ -6,7 +6,8 @@ loses nor repeats anything:
 - 👀 on the command comment, once;
 - one tracking comment, found again by its hidden marker, edited when its text changes;
 - a check run on the PR's head commit, with Cancel / Retry buttons;
-- the pull request: the agent's, an open one for the pushed branch, or one the bot opens.
+- the pull request: the agent's (once GitHub confirms it is the run's branch in the run's repository),
+  an open one for the pushed branch, or one the bot opens.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from gidgethub import BadRequest, InvalidField, ValidationError
@@ -22,6 +23,7 @@ from gidgethub import BadRequest, InvalidField, ValidationError
 from bot.core import feedback
 from bot.core.feedback import RunView
 from bot.core.origin import ANNOTATION_PREFIX
+from bot.core.repositories import pull_request_number
 from bot.core.resources import RunKind
 from bot.errors import GitHubUnavailable, KubernetesUnavailable
 from bot.github import GitHubApp, GitHubClient, github_failures
@@ -31,6 +33,8 @@ from bot.workqueue import WorkQueue
 log = logging.getLogger(__name__)
 
 RunKey = tuple[RunKind, str]
+PULL_REQUEST_CHECKED = ANNOTATION_PREFIX + "pull-request-checked"
+"""The `status.pullRequestUrl` GitHub confirmed as the run's pull request."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,18 @@ class Reporter:
         annotations: dict[str, str] = run["metadata"].get("annotations") or {}
         client = await self.github.installation_client(view.installation_id)
         done: dict[str, str | None] = {}
+        agent_link = view.phase == "Succeeded" and view.branch and view.pull_request_url
+        if agent_link and annotations.get(PULL_REQUEST_CHECKED) != view.pull_request_url:
+            if await self._is_the_runs_pull_request(client, view, annotations):
+                done[PULL_REQUEST_CHECKED] = view.pull_request_url
+            else:
+                log.warning(
+                    "%s is not the pull request of %s; the bot links its own",
+                    view.pull_request_url,
+                    view.name,
+                    extra={"run": view.name},
+                )
+                view = replace(view, pull_request_url=None)
         wants_link = view.phase == "Succeeded" and view.branch and not view.pull_request_url
         # The status change linking makes comes back as an event; the comment then shows the link.
         if wants_link and await self._link_pull_request(client, run, view):
@@ -275,9 +291,43 @@ class Reporter:
                     log.warning(
                         "GitHub refused a pull request for %s: %s", view.branch, exc, extra={"run": view.name}
                     )
+                    if run.get("status", {}).get("pullRequestUrl"):  # the agent's, which did not check out
+                        await self.kube.patch_run_status(
+                            run["kind"], self.namespace, view.name, {"pullRequestUrl": None}
+                        )
                     return False
+        await self._annotate(run, {PULL_REQUEST_CHECKED: url})  # GitHub's own answer: nothing to check
         await self.kube.patch_run_status(run["kind"], self.namespace, view.name, {"pullRequestUrl": url})
         return True
+
+    async def _is_the_runs_pull_request(
+        self, client: GitHubClient, view: RunView, annotations: dict[str, str]
+    ) -> bool:
+        """The agent wrote the link: it counts only if GitHub shows that pull request in the run's
+        repository, from the run's branch of that repository."""
+        number = pull_request_number(
+            str(view.pull_request_url), annotations.get(ANNOTATION_PREFIX + "repository-html-url")
+        )
+        if number is None:
+            return False
+        owner, repo = view.repository.split("/", 1)
+        try:
+            with github_failures("checking the agent's pull request"):
+                pull: dict[str, Any] = await client.getitem(
+                    "/repos/{owner}/{repo}/pulls/{pull_number}",
+                    url_vars={"owner": owner, "repo": repo, "pull_number": str(number)},
+                )
+        except BadRequest as exc:
+            if exc.status_code.value != 404:
+                raise
+            return False
+        base, head = pull.get("base") or {}, pull.get("head") or {}
+        same = view.repository.lower()
+        return (
+            str((base.get("repo") or {}).get("full_name", "")).lower() == same
+            and str((head.get("repo") or {}).get("full_name", "")).lower() == same
+            and head.get("ref") == view.branch
+        )
 
     async def _open_pull_request_for(
         self, client: GitHubClient, owner: str, repo: str, branch: str

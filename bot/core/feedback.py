@@ -7,10 +7,16 @@ annotations) and sends only the difference, so a restart or a resync reports not
 from __future__ import annotations
 
 import hashlib
+import shlex
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic.alias_generators import to_camel
+
+from bot.core.commands.code import CODE
+from bot.core.commands.docs import DOCS
+from bot.core.markdown import code_span
 from bot.core.origin import ANNOTATION_PREFIX, from_annotations
 
 TRACKING_MARKER = "<!-- orchestrator-run: {namespace}/{name} -->"
@@ -51,6 +57,9 @@ class RunView:
     branch: str | None = None
     pull_request_url: str | None = None
     retry_of: str | None = None
+    command: str = ""
+    """The command that asks for exactly this run (`run_command`), shown so that whoever started it
+    (e.g. by adding a label to someone else's issue) sees what runs."""
 
     @property
     def finished(self) -> bool:
@@ -90,7 +99,30 @@ def run_view(run: dict[str, Any]) -> RunView:
         branch=status.get("branch"),
         pull_request_url=status.get("pullRequestUrl"),
         retry_of=origin.get("retry-of"),
+        command=run_command(run["kind"], spec),
     )
+
+
+_SPEC_KEYS = {"DocsRun": {"branch": "sourceBranch"}}
+"""Where a run's spec names a field differently from its command's arguments."""
+
+
+def run_command(kind: str, spec: dict[str, Any]) -> str:
+    """The command line, generated from the command's declaration, that gives this run's spec."""
+    command = CODE if kind == "CodeRun" else DOCS
+    renamed = _SPEC_KEYS.get(kind, {})
+    words = [f"/{command.name}"]
+    for positional in command.positionals:
+        value = spec.get(renamed.get(positional.field, to_camel(positional.field)))
+        if value is not None:
+            words.append(shlex.quote(str(value)))
+    for option in command.options:
+        value = spec.get(renamed.get(option.field, to_camel(option.field)))
+        if option.switch and value:
+            words.append(option.flag)
+        elif not option.switch and value not in (None, ""):
+            words += [option.flag, shlex.quote(str(value))]
+    return " ".join(words)
 
 
 def elapsed(start: str | None, end: str | None) -> str:
@@ -131,6 +163,8 @@ def tracking_comment(view: RunView) -> str:
         rows.append(("Pull request", view.pull_request_url))
     table = "\n".join(f"| {key} | {value} |" for key, value in rows)
     lines = [f"{icon} **{view.title}** is **{word}**", "", "| | |", "|---|---|", table]
+    if view.command:
+        lines += ["", f"Command: {code_span(view.command)}"]
     if view.phase == "Failed" and view.message:
         lines += [
             "",

@@ -16,6 +16,9 @@ class Origin:
     """owner/name"""
     repository_id: int
     ssh_url: str
+    html_url: str
+    """The repository's web address as GitHub gives it (`https://github.com/owner/name`, or on an
+    Enterprise Server its host): which GitHub this is, for repository URLs and pull request links."""
     default_branch: str
     issue_number: int
     is_pull_request: bool
@@ -66,6 +69,7 @@ class Origin:
     def annotations(self) -> dict[str, str]:
         values: dict[str, str | int | None] = {
             "repository": self.repository,
+            "repository-html-url": self.html_url,
             "issue": self.issue_number,
             "pull-request": "true" if self.is_pull_request else "false",
             "comment-id": self.comment_id,
@@ -84,6 +88,7 @@ def _common(data: dict[str, Any], delivery_id: str, source: Source) -> dict[str,
         "repository": repository["full_name"],
         "repository_id": int(repository["id"]),
         "ssh_url": repository["ssh_url"],
+        "html_url": repository["html_url"],
         "default_branch": repository.get("default_branch") or "main",
         "sender": sender["login"],
         "sender_type": sender.get("type") or "User",

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from bot.core.origin import from_annotations
+from bot.core.repositories import pull_request_number
 from bot.core.resources import FINISHED_PHASES, Phase
 from bot.core.taskconfig import CleanupConfig
 
@@ -98,7 +100,8 @@ class AgentResult:
     """Tool name -> how often the agent was refused it."""
 
 
-def agent_result(termination_message: str | None) -> AgentResult:
+def agent_result(termination_message: str | None, repository_html_url: str | None = None) -> AgentResult:
+    """The pull request link is kept only if it is one of the run's own repository (`repository_html_url`)."""
     if not termination_message:
         return AgentResult()
     try:
@@ -109,7 +112,7 @@ def agent_result(termination_message: str | None) -> AgentResult:
         return AgentResult()
     status = {key: data[key] for key in _RESULT_KEYS if isinstance(data.get(key), str) and data[key]}
     url = status.get("pullRequestUrl", "")
-    if url and not url.startswith("https://"):
+    if url and pull_request_number(url, repository_html_url) is None:
         del status["pullRequestUrl"]
     changed = data.get("changed")
     error = data.get("error")
@@ -232,7 +235,8 @@ def reconcile(observed: Observed, cleanup: CleanupConfig, deadline_seconds: int 
                 desired, "Pending", "Waiting for the agent to start.", "JobCreated", observed.now
             )
     else:
-        result = agent_result(observed.termination_message)
+        repository_html_url = from_annotations(metadata.get("annotations") or {}).get("repository-html-url")
+        result = agent_result(observed.termination_message, repository_html_url)
         desired.update(jobName=name, configmapName=f"{name}-files", **result.status)
         if state == "succeeded" and result.error is None:
             if result.changed is False:

@@ -14,7 +14,8 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from bot.core.permissions import CLI_VERSION, rule_problems
-from bot.core.resources import DNS_SUBDOMAIN, MODEL_NAME, REPOSITORY_URL, CamelModel
+from bot.core.repositories import repository_address
+from bot.core.resources import DNS_SUBDOMAIN, MODEL_NAME, REPOSITORY_URL, CamelModel, GitHubLogin
 
 CONFIGMAP_NAME = "task-controller-config"
 CONFIGMAP_KEY = "config.yaml"
@@ -115,6 +116,14 @@ class RunDefaults(CamelModel):
     working_directory: str = "."
 
 
+class RepositoriesConfig(CamelModel):
+    """Where runs may take their task documents from (`--platform-repo`, `defaults.platformRepositoryUrl`):
+    always the GitHub the bot serves; `allowedOwners` lists the owners (users or organisations)
+    allowed there. Not set: only the owner of the repository the command was given on."""
+
+    allowed_owners: list[GitHubLogin] | None = Field(default=None, min_length=1)
+
+
 class TaskConfig(CamelModel):
     job: JobConfig
     agent: AgentConfig
@@ -125,6 +134,28 @@ class TaskConfig(CamelModel):
     cleanup: CleanupConfig = Field(default_factory=CleanupConfig)
     defaults: RunDefaults = Field(default_factory=RunDefaults)
     workspace: WorkspaceConfig = Field(default_factory=WorkspaceConfig)
+    repositories: RepositoriesConfig = Field(default_factory=RepositoriesConfig)
+
+    @model_validator(mode="after")
+    def _default_platform_repository_is_allowed(self) -> Self:
+        """The default obeys the rule `--platform-repo` does; its owner must be listed, since a fixed
+        default cannot follow "the owner of the repository the command was given on"."""
+        url = self.defaults.platform_repository_url
+        if url is None:
+            return self
+        found = repository_address(url)
+        if found is None:
+            raise ValueError(
+                f"defaults.platformRepositoryUrl {url!r} must be an SSH or HTTPS GitHub repository URL "
+                "without a port"
+            )
+        owners = {owner.lower() for owner in self.repositories.allowed_owners or []}
+        if found.owner.lower() not in owners:
+            raise ValueError(
+                f"defaults.platformRepositoryUrl: its owner {found.owner!r} must be listed in "
+                "repositories.allowedOwners"
+            )
+        return self
 
 
 class TaskConfigError(ValueError):

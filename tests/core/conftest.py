@@ -39,6 +39,7 @@ BASE_ORIGIN = Origin(
     repository="demo-org/trader",
     repository_id=1296269,
     ssh_url="git@github.com:demo-org/trader.git",
+    html_url="https://github.com/demo-org/trader",
     default_branch="main",
     issue_number=5,
     is_pull_request=False,

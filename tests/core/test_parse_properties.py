@@ -10,9 +10,10 @@ import jsonschema
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.core.commands import parse
+from bot.core.commands import code_label_command, parse
 from bot.core.commands.code import CodeArgs
 from bot.core.commands.docs import DocsArgs
+from bot.core.comments import command_lines
 from bot.core.crds import spec_schema
 from bot.core.runs import code_run, docs_run
 from bot.core.taskconfig import parse_task_config
@@ -104,3 +105,46 @@ def test_every_accepted_run_command_yields_a_spec_the_crd_accepts(body: str) -> 
             continue
         jsonschema.validate(manifest["spec"], SPEC_SCHEMAS[manifest["kind"]])
         assert len(manifest["metadata"]["name"]) <= 63
+
+
+MARKUP = st.sampled_from(
+    [
+        "<details>",
+        "</details>",
+        "<summary>x</summary>",
+        "<DETAILS open>",
+        "<script>",
+        "</script>",
+        "<img alt='",
+        '<a title="',
+        "'>",
+        '">',
+        ">",
+        "<",
+        "<!--",
+        "-->",
+        "<?",
+        "<!X",
+        "</ x",
+        "`",
+        "```",
+        "> ",
+        "\n",
+        "\n\n",
+        "/code 5 --service a",
+        "/docs",
+        " ",
+        "x",
+    ]
+)
+MARKED_UP = st.lists(MARKUP, max_size=30).map("".join)
+
+
+@settings(max_examples=EXAMPLES, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(MARKED_UP)
+def test_someone_elses_text_never_yields_a_line_its_authors_would_not(body: str) -> None:
+    theirs = command_lines(body, trust_collapsed=True)
+    assert set(command_lines(body, trust_collapsed=False)) <= set(theirs)
+    for by_labeler in (True, False):
+        parsed = code_label_command(body, "code", CONTEXT, by_labeler=by_labeler)
+        assert len(parsed.accepted) + len(parsed.rejected) == 1

@@ -23,6 +23,7 @@ from bot.core.reconcile import (
 )
 from bot.core.taskconfig import CleanupConfig
 
+REPOSITORY_HTML_URL = "orchestrator.platform/repository-html-url"
 NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
 CLEANUP = CleanupConfig(succeeded_ttl_seconds=600, failed_ttl_seconds=86400)
 
@@ -102,7 +103,7 @@ def test_active_job_makes_the_run_running() -> None:
 
 
 def test_succeeded_job_records_the_agent_result() -> None:
-    run = code_run({"phase": "Running", "jobName": "x"})
+    run = code_run({"phase": "Running", "jobName": "x"}, {REPOSITORY_HTML_URL: "https://github.com/o/r"})
     result = json.dumps(
         {"branch": "feature/task-5-trader", "pullRequestUrl": "https://github.com/o/r/pull/9"}
     )
@@ -200,13 +201,16 @@ def test_conditions_are_bounded() -> None:
     assert len(status_of(plan_for(code_run(status), job(active=1)))["conditions"]) == 10
 
 
+OWN = "https://github.com/demo-org/trader"
+
+
 @pytest.mark.parametrize(
     ("message", "expected"),
     [
         pytest.param(
-            '{"branch": "b", "commit": "c", "changed": true, "sessionId": "s", "pullRequestUrl": "https://x/pull/1"}',
+            f'{{"branch": "b", "commit": "c", "changed": true, "sessionId": "s", "pullRequestUrl": "{OWN}/pull/1"}}',
             AgentResult(
-                {"branch": "b", "commit": "c", "sessionId": "s", "pullRequestUrl": "https://x/pull/1"}, True
+                {"branch": "b", "commit": "c", "sessionId": "s", "pullRequestUrl": f"{OWN}/pull/1"}, True
             ),
             id="full",
         ),
@@ -214,6 +218,16 @@ def test_conditions_are_bounded() -> None:
             '{"branch": "b", "pullRequestUrl": "javascript:alert(1)"}',
             AgentResult({"branch": "b"}),
             id="non-https URL dropped",
+        ),
+        pytest.param(
+            '{"branch": "b", "pullRequestUrl": "https://evil.example/login/github/oauth"}',
+            AgentResult({"branch": "b"}),
+            id="another host dropped",
+        ),
+        pytest.param(
+            '{"branch": "b", "pullRequestUrl": "https://github.com/mallory/tools/pull/1"}',
+            AgentResult({"branch": "b"}),
+            id="another repository's pull request dropped",
         ),
         pytest.param(
             '{"error": "the agent failed: API Error: 500", "denials": {"Bash": 12, "Edit": 0, "X": "many"}}',
@@ -232,7 +246,21 @@ def test_conditions_are_bounded() -> None:
     ],
 )
 def test_agent_result_is_read_defensively(message: str | None, expected: AgentResult) -> None:
-    assert agent_result(message) == expected
+    assert agent_result(message, OWN) == expected
+
+
+def test_a_pull_request_link_is_dropped_when_the_runs_repository_is_unknown() -> None:
+    assert agent_result(f'{{"branch": "b", "pullRequestUrl": "{OWN}/pull/1"}}', None) == AgentResult(
+        {"branch": "b"}
+    )
+
+
+def test_an_agent_link_to_another_host_does_not_reach_the_status() -> None:
+    run = code_run({"phase": "Running", "jobName": "x"}, {REPOSITORY_HTML_URL: OWN})
+    result = json.dumps({"branch": "feature/task-5-trader", "pullRequestUrl": "https://evil.example/pull/1"})
+    status = status_of(plan_for(run, job(succeeded=1, conditions=[condition("Complete")]), result))
+    assert status["phase"] == "Succeeded"
+    assert "pullRequestUrl" not in status
 
 
 def finished(

@@ -86,6 +86,7 @@ def test_code_run_manifest(origin: Origin, task_config: TaskConfig) -> None:
     }
     assert manifest["metadata"]["annotations"] == {
         "orchestrator.platform/repository": "demo-org/trader",
+        "orchestrator.platform/repository-html-url": "https://github.com/demo-org/trader",
         "orchestrator.platform/issue": "5",
         "orchestrator.platform/pull-request": "false",
         "orchestrator.platform/comment-id": "1001",

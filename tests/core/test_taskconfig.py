@@ -59,6 +59,36 @@ def _without(path: str) -> str:
             "telemetry.otlpEndpoint is required when telemetry.enabled is true",
             id="telemetry without endpoint",
         ),
+        pytest.param(
+            TASK_CONFIG_YAML + "defaults:\n  platformRepositoryUrl: git@github.com:platform-org/tasks.git\n",
+            "defaults.platformRepositoryUrl: its owner 'platform-org' must be listed in repositories.allowedOwners",
+            id="default platform repository without allowed owners",
+        ),
+        pytest.param(
+            TASK_CONFIG_YAML
+            + "defaults:\n  platformRepositoryUrl: https://github.com/mallory/tasks\n"
+            + "repositories:\n  allowedOwners: [platform-org]\n",
+            "defaults.platformRepositoryUrl: its owner 'mallory' must be listed in repositories.allowedOwners",
+            id="default platform repository of an owner not listed",
+        ),
+        pytest.param(
+            TASK_CONFIG_YAML
+            + "defaults:\n  platformRepositoryUrl: https://github.com:8443/platform-org/tasks\n"
+            + "repositories:\n  allowedOwners: [platform-org]\n",
+            "defaults.platformRepositoryUrl 'https://github.com:8443/platform-org/tasks' must be an SSH or "
+            "HTTPS GitHub repository URL without a port",
+            id="default platform repository with a port",
+        ),
+        pytest.param(
+            TASK_CONFIG_YAML + "repositories:\n  allowedOwners: ['-x']\n",
+            "repositories.allowedOwners.0: String should match pattern",
+            id="an owner that is no GitHub login",
+        ),
+        pytest.param(
+            TASK_CONFIG_YAML + "repositories:\n  allowedOwners: []\n",
+            "repositories.allowedOwners: List should have at least 1 item",
+            id="an empty list of owners (leave it out for the repository's own owner)",
+        ),
     ],
 )
 def test_invalid_config_is_refused_with_a_clear_message(text: str, message: str) -> None:
@@ -66,3 +96,14 @@ def test_invalid_config_is_refused_with_a_clear_message(text: str, message: str)
         parse_task_config(text)
     assert message in str(raised.value)
     assert "\n" not in str(raised.value).strip()
+
+
+def test_allowed_owners_are_optional_and_a_listed_default_platform_repository_is_accepted() -> None:
+    assert parse_task_config(TASK_CONFIG_YAML).repositories.allowed_owners is None
+    config = parse_task_config(
+        TASK_CONFIG_YAML
+        + "defaults:\n  platformRepositoryUrl: git@github.com:Platform-Org/tasks.git\n"
+        + "repositories:\n  allowedOwners: [platform-org, demo-org]\n"
+    )
+    assert config.repositories.allowed_owners == ["platform-org", "demo-org"]
+    assert config.defaults.platform_repository_url == "git@github.com:Platform-Org/tasks.git"

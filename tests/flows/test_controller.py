@@ -125,7 +125,8 @@ async def test_job_success_records_the_agents_pull_request(
     controlled: tuple[Stack, client.ApiClient],
 ) -> None:
     stack, api = controlled
-    url = "https://github.com/demo-org/trader/pull/99"
+    # The agent's pull request is real (the reporter checks it with GitHub before keeping it).
+    url = stack.gh.add_pull(stack.scene.repo, head_ref="feature/task-5-trader")["html_url"]
 
     def with_pull_request(job: dict[str, Any]) -> JobOutcome:
         message = json.dumps({"branch": "feature/task-5-trader", "pullRequestUrl": url})

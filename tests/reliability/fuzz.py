@@ -36,6 +36,7 @@ from bot.core.commands.code import CodeArgs
 from bot.core.commands.docs import DocsArgs
 from bot.core.crds import spec_schema
 from bot.core.policy import ssh_secret_name
+from bot.core.repositories import RepositoryRule
 from bot.core.resources import RUN_NAME
 from bot.core.runs import code_run, docs_run
 from bot.core.taskconfig import TaskConfig, parse_task_config
@@ -59,7 +60,8 @@ def task_config() -> TaskConfig:
 
 
 CONFIG = task_config()
-CONTEXT = CommandContext(tuple(CONFIG.models.allowed))
+# The owners of the URLs below are allowed, so accepted `--platform-repo` values reach the rendering.
+CONTEXT = CommandContext(tuple(CONFIG.models.allowed), RepositoryRule("github.com", ("demo-org", "org")))
 # One validator per kind, built once: `jsonschema.validate` checks the schema itself on every call.
 SPEC_VALIDATORS = {
     kind: jsonschema.validators.validator_for(schema)(schema)

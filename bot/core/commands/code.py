@@ -5,8 +5,9 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.core.commands.docs import BRANCH_OPTION, DIR_OPTION, MODEL_OPTION, check_model
-from bot.core.commands.spec import CommandSpec, Option, Positional
-from bot.core.resources import DNS_LABEL, TOOL_LIST, Branch, ModelName, RelativePath, RepositoryUrl
+from bot.core.commands.spec import CommandContext, CommandSpec, Option, Positional
+from bot.core.markdown import code_span
+from bot.core.resources import DNS_LABEL, TOOL_LIST, Branch, ModelName, RelativePath
 
 
 class CodeArgs(BaseModel):
@@ -17,12 +18,36 @@ class CodeArgs(BaseModel):
     branch: Branch | None = None
     working_directory: RelativePath | None = None
     model: ModelName | None = None
-    platform_repository_url: RepositoryUrl | None = None
+    platform_repository_url: str | None = Field(default=None, max_length=300)
+    """Checked against the installation's rule (host, owners) by `check_code`, which names the problem."""
     local_tools: str | None = Field(default=None, pattern=TOOL_LIST, max_length=500)
     remote_tools: str | None = Field(default=None, pattern=TOOL_LIST, max_length=500)
     prompt_modification: str | None = Field(default=None, min_length=1, max_length=4000)
     continue_session: bool = False
     overwrite_memory: bool = False
+
+
+def check_code(args: CodeArgs, context: CommandContext) -> str | None:
+    return check_model(args, context) or check_platform_repository(args, context)
+
+
+def check_platform_repository(args: CodeArgs, context: CommandContext) -> str | None:
+    """The task documents steer the agent: they come only from this GitHub and from allowed owners."""
+    if args.platform_repository_url is not None:
+        problem = context.repositories.problem(args.platform_repository_url)
+        if problem:
+            return (
+                f"{code_span('--platform-repo ' + args.platform_repository_url)} is not allowed: {problem}."
+            )
+    elif context.default_platform_repository_url is not None:
+        problem = context.repositories.problem(context.default_platform_repository_url)
+        if problem:
+            return (
+                "The default platform repository (`defaults.platformRepositoryUrl` in "
+                f"task-controller-config) is not allowed here: {problem}. Give one with `--platform-repo`, "
+                "or ask an admin to change the default."
+            )
+    return None
 
 
 CODE = CommandSpec(
@@ -41,7 +66,12 @@ CODE = CommandSpec(
         BRANCH_OPTION,
         DIR_OPTION,
         MODEL_OPTION,
-        Option("--platform-repo", "platform_repository_url", "URL", "an SSH or HTTPS GitHub repository URL"),
+        Option(
+            "--platform-repo",
+            "platform_repository_url",
+            "URL",
+            "the SSH or HTTPS URL of a GitHub repository of an allowed owner",
+        ),
         Option("--local-tools", "local_tools", "a,b", "a comma-separated list of tool names"),
         Option("--remote-tools", "remote_tools", "x,y", "a comma-separated list of tool names"),
         Option("--prompt", "prompt_modification", "TEXT", "quoted text of at most 4000 characters"),
@@ -49,5 +79,5 @@ CODE = CommandSpec(
         Option("--overwrite-memory", "overwrite_memory", switch=True),
     ),
     examples=("/code 5 --service trader", '/code 12 --service api --prompt "keep the public API stable"'),
-    check=check_model,
+    check=check_code,
 )

@@ -7,6 +7,7 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict
 
 from bot.core.commands.spec import CommandContext, CommandSpec, Option
+from bot.core.markdown import code_span
 from bot.core.resources import Branch, ModelName, RelativePath
 
 BRANCH_OPTION = Option("--branch", "branch", "BRANCH", "a git branch name")
@@ -32,8 +33,8 @@ class ChoosesModel(Protocol):
 def check_model(args: ChoosesModel, context: CommandContext) -> str | None:
     """Shared by every command that takes `--model`."""
     if args.model is not None and args.model not in context.allowed_models:
-        allowed = ", ".join(f"`{name}`" for name in context.allowed_models)
-        return f"`--model {args.model}` is not allowed here: choose one of {allowed}."
+        allowed = ", ".join(code_span(name) for name in context.allowed_models)
+        return f"{code_span('--model ' + args.model)} is not allowed here: choose one of {allowed}."
     return None
 
 

@@ -16,15 +16,21 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from bot.core.comments import CommandLine
+from bot.core.markdown import code_span
+from bot.core.repositories import RepositoryRule
 
 Permission = Literal["read", "triage", "write", "maintain", "admin"]
 
 
 @dataclass(frozen=True)
 class CommandContext:
-    """What the parser needs to know about the installation (from task-controller-config)."""
+    """What the parser needs to know about the installation (from task-controller-config) and the
+    repository the command was given on (`bot.core.commands.command_context` builds it)."""
 
     allowed_models: tuple[str, ...]
+    repositories: RepositoryRule
+    """Where `--platform-repo` (and the configured default) may point."""
+    default_platform_repository_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,19 +105,28 @@ class Rejected:
     """None when the command name itself was not understood."""
 
     def reply(self, user: str) -> str:
-        text = f"@{user} I could not run this command:\n\n> {self.line.text}\n\n{self.problem}"
+        text = f"@{user} I could not run this command:\n\n> {code_span(self.line.text)}\n\n{self.problem}"
         if self.usage:
             text += f"\n\nUsage: `{self.usage}`"
         return text
 
 
 def check_line(
-    spec: CommandSpec, line: CommandLine, index: int, context: CommandContext
+    spec: CommandSpec,
+    line: CommandLine,
+    index: int,
+    context: CommandContext,
+    only: frozenset[str] | None = None,
 ) -> Accepted | Rejected:
-    """Check one command line against its declaration; never raises on user input."""
+    """Check one command line against its declaration; never raises on user input.
+
+    `only`: the fields taken from the line; the line is still read whole (an unknown option is still
+    an error), but the values of the other fields are dropped unchecked and their defaults apply."""
     rest = line.text.split(None, 1)[1] if len(line.text.split(None, 1)) > 1 else ""
     try:
         values = _read_arguments(spec, rest)
+        if only is not None:
+            values = {name: value for name, value in values.items() if name in only}
         args = _validate(spec, values)
         problem = spec.check(args, context)
     except UsageError as exc:
@@ -139,7 +154,7 @@ def _read_arguments(spec: CommandSpec, rest: str) -> dict[str, Any]:
             flag, has_inline, inline = token.partition("=")
             option = by_flag.get(flag)
             if option is None:
-                raise UsageError(f"Unknown option `{flag}`.{_did_you_mean(flag, list(by_flag))}")
+                raise UsageError(f"Unknown option {code_span(flag)}.{_did_you_mean(flag, list(by_flag))}")
             if option.field in values:
                 raise UsageError(f"Option `{flag}` was given more than once.")
             if option.switch:
@@ -160,7 +175,7 @@ def _read_arguments(spec: CommandSpec, rest: str) -> dict[str, Any]:
         elif positionals:
             values[positionals.pop(0).field] = token
         else:
-            raise UsageError(f"Unexpected argument `{token}`.")
+            raise UsageError(f"Unexpected argument {code_span(token)}.")
     for positional in positionals:
         if positional.required:
             raise UsageError(f"Missing {positional.metavar} ({positional.requirement}).")
@@ -197,11 +212,12 @@ def _validate(spec: CommandSpec, values: dict[str, Any]) -> BaseModel:
 def _describe_invalid(spec: CommandSpec, field_name: str, value: Any) -> str:
     for positional in spec.positionals:
         if positional.field == field_name:
-            return f"`{value}` is not a valid {positional.metavar}: it must be {positional.requirement}."
+            return f"{code_span(str(value))} is not a valid {positional.metavar}: it must be {positional.requirement}."
     for option in (*spec.options, *((spec.free_text,) if spec.free_text else ())):
         if option.field == field_name:
-            return f"`{option.flag} {value}` is not valid: {option.metavar} must be {option.requirement}."
-    return f"Invalid value `{value}`."
+            shown = code_span(f"{option.flag} {value}")
+            return f"{shown} is not valid: {option.metavar} must be {option.requirement}."
+    return f"Invalid value {code_span(str(value))}."
 
 
 def _did_you_mean(flag: str, flags: list[str]) -> str:

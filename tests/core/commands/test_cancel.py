@@ -38,5 +38,5 @@ def test_accepted(body: str, expected: dict[str, Any]) -> None:
 )
 def test_rejected_with_exact_reply(body: str, problem: str) -> None:
     assert (
-        rejection_reply(body) == f"@alice I could not run this command:\n\n> {body}\n\n{problem}\n\n{USAGE}"
+        rejection_reply(body) == f"@alice I could not run this command:\n\n> `{body}`\n\n{problem}\n\n{USAGE}"
     )

@@ -8,6 +8,9 @@ import pytest
 
 from .helpers import accepted_args, rejection_reply
 
+ZWJ = "\u200d"
+"""Echoed `@` is followed by a zero-width joiner (bot.core.markdown)."""
+
 USAGE = (
     "Usage: `/code <task-id> --service SERVICE [--branch BRANCH] [--dir DIR] [--model MODEL] "
     "[--platform-repo URL] [--local-tools a,b] [--remote-tools x,y] [--prompt TEXT] [--continue] "
@@ -35,6 +38,20 @@ ACCEPTED = [
         "/code 3 --service trader --platform-repo git@github.com:org/platform.git",
         {"task_id": 3, "service": "trader", "platform_repository_url": "git@github.com:org/platform.git"},
         id="platform repo",
+    ),
+    pytest.param(
+        "/code 3 --service trader --platform-repo https://GitHub.com/Demo-Org/tasks.git",
+        {
+            "task_id": 3,
+            "service": "trader",
+            "platform_repository_url": "https://GitHub.com/Demo-Org/tasks.git",
+        },
+        id="platform repo over HTTPS, host and owner in another case",
+    ),
+    pytest.param(
+        "/code 3 --service trader --platform-repo ssh://git@github.com/org/platform",
+        {"task_id": 3, "service": "trader", "platform_repository_url": "ssh://git@github.com/org/platform"},
+        id="platform repo as an ssh URL",
     ),
     pytest.param(
         "/code 3 --service trader --local-tools fs,git --remote-tools github,slack",
@@ -162,8 +179,48 @@ REJECTED = [
     ),
     pytest.param(
         "/code 5 --service trader --platform-repo file:///etc",
-        "`--platform-repo file:///etc` is not valid: URL must be an SSH or HTTPS GitHub repository URL.",
-        id="platform repo not a GitHub URL",
+        "`--platform-repo file:///etc` is not allowed: it must be an SSH or HTTPS URL of a repository on "
+        "`github.com`, without a port, such as `https://github.com/OWNER/REPO` or "
+        "`git@github.com:OWNER/REPO.git`.",
+        id="platform repo not a repository URL",
+    ),
+    pytest.param(
+        "/code 5 --service trader --platform-repo https://evil.example/x",
+        "`--platform-repo https://evil.example/x` is not allowed: only repositories on `github.com` can be "
+        "used, and this one is on `evil.example`.",
+        id="platform repo on another host",
+    ),
+    pytest.param(
+        "/code 5 --service trader --platform-repo git@10.0.0.1:org/tasks.git",
+        f"`--platform-repo git@{ZWJ}10.0.0.1:org/tasks.git` is not allowed: only repositories on `github.com` can "
+        "be used, and this one is on `10.0.0.1`.",
+        id="platform repo on an internal address over SSH",
+    ),
+    pytest.param(
+        "/code 5 --service trader --platform-repo ssh://git@github.com.evil.example/org/tasks",
+        f"`--platform-repo ssh://git@{ZWJ}github.com.evil.example/org/tasks` is not allowed: only repositories on "
+        "`github.com` can be used, and this one is on `github.com.evil.example`.",
+        id="platform repo on a look-alike host",
+    ),
+    pytest.param(
+        "/code 5 --service trader --platform-repo https://github.com:8443/org/tasks",
+        "`--platform-repo https://github.com:8443/org/tasks` is not allowed: it must be an SSH or HTTPS URL "
+        "of a repository on `github.com`, without a port, such as `https://github.com/OWNER/REPO` or "
+        "`git@github.com:OWNER/REPO.git`.",
+        id="platform repo with a port",
+    ),
+    pytest.param(
+        "/code 5 --service trader --platform-repo https://github.com/mallory/tasks",
+        "`--platform-repo https://github.com/mallory/tasks` is not allowed: only repositories of "
+        "`demo-org`, `org` can be used here (`repositories.allowedOwners` in task-controller-config).",
+        id="platform repo of another owner",
+    ),
+    pytest.param(
+        "/code 5 --service trader --platform-repo http://github.com/org/tasks",
+        "`--platform-repo http://github.com/org/tasks` is not allowed: it must be an SSH or HTTPS URL of a "
+        "repository on `github.com`, without a port, such as `https://github.com/OWNER/REPO` or "
+        "`git@github.com:OWNER/REPO.git`.",
+        id="platform repo over plain HTTP",
     ),
     pytest.param(
         "/code 5 --service trader --continue=yes",
@@ -191,7 +248,36 @@ REJECTED = [
 
 @pytest.mark.parametrize(("body", "problem"), REJECTED)
 def test_rejected_with_exact_reply(body: str, problem: str) -> None:
-    quoted = body.split("<!--")[0].strip()
+    quoted = body.split("<!--")[0].strip().replace("@", "@" + ZWJ)
     assert (
-        rejection_reply(body) == f"@alice I could not run this command:\n\n> {quoted}\n\n{problem}\n\n{USAGE}"
+        rejection_reply(body)
+        == f"@alice I could not run this command:\n\n> `{quoted}`\n\n{problem}\n\n{USAGE}"
+    )
+
+
+HOSTILE = [
+    pytest.param(
+        '/code 5 --service trader --model "x` <img src=x> @org/team `y"',
+        f'> ``/code 5 --service trader --model "x` <img src=x> @{ZWJ}org/team `y"``\n\n'
+        f"``--model x` <img src=x> @{ZWJ}org/team `y`` is not valid: MODEL must be a full model name "
+        "from the allowed list.",
+        id="backticks, an img tag and a team mention in a value",
+    ),
+    pytest.param(
+        "/code 5 --service trader --`x` [a](javascript:alert(1))",
+        "> ``/code 5 --service trader --`x` [a](javascript:alert(1))``\n\nUnknown option `` --`x` ``.",
+        id="an unknown option ending in a backtick",
+    ),
+    pytest.param(
+        "/code 5 --service trader @everyone",
+        f"> `/code 5 --service trader @{ZWJ}everyone`\n\nUnexpected argument `@{ZWJ}everyone`.",
+        id="a mention as an argument",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "quoted_and_problem"), HOSTILE)
+def test_hostile_values_are_echoed_inert(body: str, quoted_and_problem: str) -> None:
+    assert rejection_reply(body) == (
+        f"@alice I could not run this command:\n\n{quoted_and_problem}\n\n{USAGE}"
     )

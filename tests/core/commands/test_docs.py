@@ -59,5 +59,5 @@ REJECTED = [
 @pytest.mark.parametrize(("body", "problem"), REJECTED)
 def test_rejected_with_exact_reply(body: str, problem: str) -> None:
     assert (
-        rejection_reply(body) == f"@alice I could not run this command:\n\n> {body}\n\n{problem}\n\n{USAGE}"
+        rejection_reply(body) == f"@alice I could not run this command:\n\n> `{body}`\n\n{problem}\n\n{USAGE}"
     )

@@ -17,7 +17,7 @@ def test_help_is_accepted() -> None:
 
 def test_help_with_arguments_is_rejected() -> None:
     assert rejection_reply("/help code") == (
-        "@alice I could not run this command:\n\n> /help code\n\nUnexpected argument `code`.\n\nUsage: `/help`"
+        "@alice I could not run this command:\n\n> `/help code`\n\nUnexpected argument `code`.\n\nUsage: `/help`"
     )
 
 

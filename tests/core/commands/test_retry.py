@@ -37,7 +37,7 @@ def test_accepted(body: str, expected: dict[str, Any]) -> None:
 def test_text_over_the_limit_is_rejected() -> None:
     body = "/retry " + "x" * 4001
     assert rejection_reply(body) == (
-        f"@alice I could not run this command:\n\n> {body}\n\n"
+        f"@alice I could not run this command:\n\n> `{body}`\n\n"
         "`--prompt "
         + "x"
         * 4001

@@ -1,0 +1,73 @@
+"""The tracking comment shows the command its run carries, generated from the run's spec."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from markdown_it import MarkdownIt
+
+from bot.core import feedback
+from bot.core.commands import parse
+from bot.core.commands.code import CodeArgs
+from bot.core.commands.docs import DocsArgs
+from bot.core.origin import Origin
+from bot.core.runs import code_run, docs_run
+from bot.core.taskconfig import TaskConfig
+
+from .commands.conftest import CONTEXT
+
+
+def _run(body: str, origin: Origin, config: TaskConfig) -> dict[str, Any]:
+    [accepted] = parse(body, CONTEXT).accepted
+    if isinstance(accepted.args, CodeArgs):
+        return code_run(accepted.args, origin, 0, config, "orchestrator")
+    assert isinstance(accepted.args, DocsArgs)
+    return docs_run(accepted.args, origin, 0, config, "orchestrator")
+
+
+@pytest.mark.parametrize(
+    ("body", "command"),
+    [
+        pytest.param(
+            "/code 5 --service trader",
+            "/code 5 --service trader --branch main --dir . --model claude-sonnet-4-20250514 "
+            "--platform-repo git@github.com:demo-org/trader.git",
+            id="code with its defaults filled in",
+        ),
+        pytest.param(
+            "/code 5 --service trader --platform-repo git@github.com:org/tasks.git --local-tools fs,git "
+            '--remote-tools github --prompt "don\'t touch `main`" --continue --overwrite-memory',
+            "/code 5 --service trader --branch main --dir . --model claude-sonnet-4-20250514 "
+            "--platform-repo git@github.com:org/tasks.git --local-tools fs,git --remote-tools github "
+            "--prompt 'don'\"'\"'t touch `main`' --continue --overwrite-memory",
+            id="code with every option",
+        ),
+        pytest.param(
+            "/docs --dir docs", "/docs --branch main --dir docs --model claude-opus-4-20250514", id="docs"
+        ),
+    ],
+)
+def test_the_run_command_is_what_the_run_carries(
+    body: str, command: str, origin: Origin, task_config: TaskConfig
+) -> None:
+    run = _run(body, origin, task_config)
+    assert feedback.run_view(run).command == command
+    assert _run(command, origin, task_config)["spec"] == run["spec"]  # and it asks for the same run
+
+
+def test_the_tracking_comment_and_the_check_run_show_the_command_inert(
+    origin: Origin, task_config: TaskConfig
+) -> None:
+    run = _run('/code 5 --service trader --prompt "x` <img src=x> @org/team `y"', origin, task_config)
+    view = feedback.run_view(run)
+    comment = feedback.tracking_comment(view)
+    line = next(line for line in comment.splitlines() if line.startswith("Command: "))
+    assert line == (
+        "Command: ``/code 5 --service trader --branch main --dir . --model claude-sonnet-4-20250514 "
+        "--platform-repo git@\u200dgithub.com:demo-org/trader.git "
+        "--prompt 'x` <img src=x> @\u200dorg/team `y'``"
+    )
+    rendered = MarkdownIt("commonmark").render(line)
+    assert "<img" not in rendered and rendered.count("<code>") == 1
+    assert line in feedback.check_run_state(view)["output"]["summary"]
