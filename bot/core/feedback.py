@@ -18,6 +18,7 @@ from bot.core.commands.code import CODE
 from bot.core.commands.docs import DOCS
 from bot.core.markdown import code_span
 from bot.core.origin import ANNOTATION_PREFIX, from_annotations
+from bot.core.reconcile import NO_CHANGES, TOOLS_REFUSED
 
 TRACKING_MARKER = "<!-- orchestrator-run: {namespace}/{name} -->"
 CANCEL_ACTION = "cancel"
@@ -60,6 +61,22 @@ class RunView:
     command: str = ""
     """The command that asks for exactly this run (`run_command`), shown so that whoever started it
     (e.g. by adding a label to someone else's issue) sees what runs."""
+    no_changes: bool = False
+    """The agent finished without changing anything (reconcile's `NoChanges` reason)."""
+    refused_tools: str | None = None
+    """The `ToolsRefused` condition's message: the agent was refused tools it tried to use."""
+
+    @property
+    def phase_words(self) -> tuple[str, str]:
+        if self.phase == "Succeeded" and self.no_changes:
+            return "⚪", "finished with no changes"
+        return _PHASE_WORDS.get(self.phase, ("⏳", "queued"))
+
+    @property
+    def conclusion(self) -> str | None:
+        if self.phase == "Succeeded" and self.no_changes:
+            return "neutral"  # nothing to review: neither a green tick nor a failure
+        return _CONCLUSIONS.get(self.phase or "")
 
     @property
     def finished(self) -> bool:
@@ -100,6 +117,13 @@ def run_view(run: dict[str, Any]) -> RunView:
         pull_request_url=status.get("pullRequestUrl"),
         retry_of=origin.get("retry-of"),
         command=run_command(run["kind"], spec),
+        no_changes=any(
+            c.get("type") == "Succeeded" and c.get("reason") == NO_CHANGES
+            for c in status.get("conditions") or []
+        ),
+        refused_tools=next(
+            (c.get("message") for c in status.get("conditions") or [] if c.get("type") == TOOLS_REFUSED), None
+        ),
     )
 
 
@@ -146,7 +170,7 @@ def tracking_marker(view: RunView) -> str:
 
 def tracking_comment(view: RunView) -> str:
     """The one comment per run, edited in place as the phase changes."""
-    icon, word = _PHASE_WORDS.get(view.phase, ("⏳", "queued"))
+    icon, word = view.phase_words
     rows = [
         ("Run", f"`{view.name}`"),
         ("Kind", view.kind),
@@ -174,6 +198,8 @@ def tracking_comment(view: RunView) -> str:
         ]
     elif view.phase == "Cancelled" and view.message:
         lines += ["", view.message]
+    elif view.phase == "Succeeded" and view.message and (view.no_changes or view.refused_tools):
+        lines += ["", f"**Result:** {view.message}"]
     elif view.phase in (None, "Pending", "Running"):
         lines += ["", "Comment `/cancel` to stop it."]
     lines += ["", tracking_marker(view)]
@@ -186,7 +212,7 @@ def check_run_name(view: RunView) -> str:
 
 def check_run_state(view: RunView) -> dict[str, Any]:
     """The check run's fields (no id): status, conclusion, output and the buttons that apply now."""
-    _, word = _PHASE_WORDS.get(view.phase, ("⏳", "queued"))
+    _, word = view.phase_words
     summary = tracking_comment(view).replace(tracking_marker(view), "").strip()
     state: dict[str, Any] = {
         "name": check_run_name(view),
@@ -195,7 +221,7 @@ def check_run_state(view: RunView) -> dict[str, Any]:
     }
     if view.phase in _CONCLUSIONS:
         state["status"] = "completed"
-        state["conclusion"] = _CONCLUSIONS[view.phase]
+        state["conclusion"] = view.conclusion
         if view.last_update:
             state["completed_at"] = view.last_update
     else:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from bot.core.markdown import code_span
 from bot.core.origin import from_annotations
 from bot.core.repositories import pull_request_number
 from bot.core.resources import FINISHED_PHASES, Phase
@@ -127,6 +128,15 @@ def agent_result(termination_message: str | None, repository_html_url: str | Non
             if isinstance(count, int) and not isinstance(count, bool) and count > 0
         },
     )
+
+
+def _error_message(error: str) -> str:
+    """The script's error as a sentence. After `the agent failed: ` comes what the agent or the API
+    said, which anyone who can influence the agent can choose: shown as inert code, never Markdown."""
+    lead, sep, said = error.partition(": ")
+    if sep and lead == "the agent failed":
+        return f"The agent failed: {code_span(said)}."
+    return error[0].upper() + error[1:] + ("" if error.endswith(".") else ".")
 
 
 def _denial_note(denials: dict[str, int]) -> str:
@@ -250,9 +260,7 @@ def reconcile(observed: Observed, cleanup: CleanupConfig, deadline_seconds: int 
         else:
             failure = _failure_message(reason, job_message, deadline_seconds)
             if result.error is not None and reason != "DeadlineExceeded":
-                failure = (
-                    result.error[0].upper() + result.error[1:] + ("" if result.error.endswith(".") else ".")
-                )
+                failure = _error_message(result.error)
             if "branch" in desired:
                 failure += f" Its work so far is on `{desired['branch']}`."
             if result.denials:

@@ -71,3 +71,43 @@ def test_the_tracking_comment_and_the_check_run_show_the_command_inert(
     rendered = MarkdownIt("commonmark").render(line)
     assert "<img" not in rendered and rendered.count("<code>") == 1
     assert line in feedback.check_run_state(view)["output"]["summary"]
+
+
+def _finished(
+    origin: Origin, config: TaskConfig, message: str, *conditions: dict[str, str]
+) -> dict[str, Any]:
+    run = _run("/code 5 --service trader", origin, config)
+    run["status"] = {"phase": "Succeeded", "message": message, "conditions": list(conditions)}
+    return run
+
+
+def test_a_run_that_changed_nothing_is_no_changes_not_a_success(
+    origin: Origin, task_config: TaskConfig
+) -> None:
+    message = "The agent finished without changing anything: nothing to push."
+    view = feedback.run_view(
+        _finished(origin, task_config, message, {"type": "Succeeded", "reason": "NoChanges"})
+    )
+    comment = feedback.tracking_comment(view)
+    assert comment.startswith("⚪ **code task-5 (trader)** is **finished with no changes**")
+    assert f"**Result:** {message}" in comment
+    check = feedback.check_run_state(view)
+    assert check["conclusion"] == "neutral"
+    assert check["output"]["title"] == "code task-5 (trader): finished with no changes"
+
+
+def test_refused_tools_are_said_on_a_successful_run(origin: Origin, task_config: TaskConfig) -> None:
+    note = "The agent was refused Bash 12\u00d7: check permissions.allow in task-controller-config."
+    refused = {"type": "ToolsRefused", "reason": "PermissionDenied", "message": note}
+    view = feedback.run_view(
+        _finished(
+            origin, task_config, "The agent finished and pushed `feature/task-5-trader`. " + note, refused
+        )
+    )
+    assert note in feedback.tracking_comment(view)
+    assert feedback.check_run_state(view)["conclusion"] == "success"
+
+
+def test_a_plain_success_shows_no_result_line(origin: Origin, task_config: TaskConfig) -> None:
+    view = feedback.run_view(_finished(origin, task_config, "The agent finished.", {"type": "Succeeded"}))
+    assert "**Result:**" not in feedback.tracking_comment(view)

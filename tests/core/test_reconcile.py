@@ -294,9 +294,14 @@ def test_the_agent_error_is_the_failure_reason_and_the_saved_branch_is_named() -
         failed=True,
     )
     assert status["phase"] == "Failed"
-    assert (
-        status["message"] == "The agent failed: API Error: 500 overloaded. Its work so far is on `feature/x`."
+    assert status["message"] == (
+        "The agent failed: `API Error: 500 overloaded`. Its work so far is on `feature/x`."
     )
+
+
+def test_what_the_agent_said_in_its_error_is_inert_markdown() -> None:
+    status = finished({"error": "the agent failed: @org/team <img src=x> `x`"}, failed=True)
+    assert status["message"] == "The agent failed: `` @\u200dorg/team <img src=x> `x` ``."
 
 
 def test_an_error_fails_the_run_even_when_the_job_succeeded() -> None:

@@ -276,3 +276,30 @@ async def test_a_comment_posted_just_before_a_crash_is_found_not_posted_again() 
         assert TRACKING_COMMENT.posting_key not in run["metadata"]["annotations"]
         tracking = [c["id"] for c in stack.gh.comments(stack.scene.repo, 5) if c["user"]["type"] == "Bot"]
         assert tracking == [earlier["id"]]
+
+
+async def test_an_agent_that_changed_nothing_and_was_refused_a_tool_says_so(
+    live: tuple[Stack, client.ApiClient],
+) -> None:
+    """What the agent's script reports (templates/shared/agent-steps.sh.j2) reaches GitHub: no branch,
+    no pull request, a neutral check run, and the refused tool named with where to fix it."""
+    stack, _ = live
+    result = {"commit": "0" * 40, "changed": False, "sessionId": "5f2e", "denials": {"Bash": 12}}
+    stack.default_outcome = lambda job: JobOutcome(
+        succeeded=True, termination_message=json.dumps(result), run_seconds=0.1
+    )
+    await command(stack, PR, "/code 5 --service trader", pr=True)
+    check = await eventually(lambda: _check_run(stack, "neutral"), what="a neutral check run")
+    assert "finished with no changes" in check["output"]["title"]
+    note = "The agent was refused Bash 12\u00d7: check permissions.allow in task-controller-config."
+    assert note in check["output"]["summary"]
+
+    async def said() -> dict[str, Any] | None:
+        found = bot_comments(stack, PR)
+        return found[0] if found and "finished with no changes" in found[0]["body"] else None
+
+    comment = await eventually(said, what="the tracking comment says no changes")
+    assert note in comment["body"]
+    assert len(bot_comments(stack, PR)) == 1
+    assert not [p for p in stack.gh.pulls(stack.scene.repo) if p["head"]["ref"] == "feature/task-5-trader"]
+    assert_every_request_was_valid(stack)
