@@ -1,0 +1,179 @@
+"""The scheduling decision, one row per case: who starts, who waits for what, at which position."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.core.schedule import Admission, Limits, Slot, admit
+
+
+def slot(
+    name: str, minute: int, state: str = "waiting", workspace: str | None = "trader", user: str = "alice"
+) -> Slot:
+    return Slot(name, f"2026-12-03T10:{minute:02d}:00Z", user, workspace, state)  # type: ignore[arg-type]
+
+
+NONE = Limits()
+
+
+@pytest.mark.parametrize(
+    ("name", "slots", "limits", "expected"),
+    [
+        pytest.param("a", [slot("a", 1)], NONE, Admission(True), id="alone on its workspace"),
+        pytest.param(
+            "b",
+            [slot("a", 1, "active"), slot("b", 2)],
+            NONE,
+            Admission(False, "workspace", "a", 1),
+            id="behind the active run of its workspace",
+        ),
+        pytest.param(
+            "c",
+            [slot("a", 1, "active"), slot("b", 2), slot("c", 3)],
+            NONE,
+            Admission(False, "workspace", "a", 2),
+            id="second in the workspace queue",
+        ),
+        pytest.param(
+            "b",
+            [slot("a", 1), slot("b", 2)],
+            NONE,
+            Admission(False, "workspace", "a", 1),
+            id="created at once: the earlier one goes first",
+        ),
+        pytest.param(
+            "a2",
+            [slot("a1", 1), slot("a2", 1)],
+            NONE,
+            Admission(False, "workspace", "a1", 1),
+            id="same instant: ties by name",
+        ),
+        pytest.param(
+            "b",
+            [slot("a", 1, "finished"), slot("b", 2)],
+            NONE,
+            Admission(True),
+            id="the one ahead finished",
+        ),
+        pytest.param(
+            "api",
+            [slot("a", 1, "active"), slot("api", 2, workspace="api")],
+            NONE,
+            Admission(True),
+            id="another workspace is free",
+        ),
+        pytest.param(
+            "docs",
+            [slot("a", 1, "active"), slot("docs", 2, workspace=None)],
+            NONE,
+            Admission(True),
+            id="a DocsRun holds no workspace",
+        ),
+        pytest.param(
+            "b",
+            [slot("a", 1, "active", workspace="x"), slot("b", 2, workspace="y")],
+            Limits(max_active_runs=1),
+            Admission(False, "maxActiveRuns", "a", 1),
+            id="namespace limit reached",
+        ),
+        pytest.param(
+            "c",
+            [slot("a", 1, workspace="x"), slot("b", 2, workspace="y"), slot("c", 3, workspace="z")],
+            Limits(max_active_runs=2),
+            Admission(False, "maxActiveRuns", None, 1),
+            id="namespace limit filled by earlier waiting runs",
+        ),
+        pytest.param(
+            "b",
+            [slot("a", 1, "active", workspace="x"), slot("b", 2, workspace="y")],
+            Limits(max_active_runs_per_user=1),
+            Admission(False, "maxActiveRunsPerUser", "a", 1),
+            id="per-user limit: waits although its workspace is free",
+        ),
+        pytest.param(
+            "b",
+            [slot("a", 1, "active", workspace="x"), slot("b", 2, workspace="y", user="bob")],
+            Limits(max_active_runs_per_user=1),
+            Admission(True),
+            id="per-user limit: someone else may start",
+        ),
+        pytest.param(
+            "b",
+            [slot("a", 1, workspace="x"), slot("b", 2, workspace="x", user="bob")],
+            Limits(max_active_runs_per_user=1),
+            Admission(False, "workspace", "a", 1),
+            id="a waiting run admitted before holds its workspace",
+        ),
+        pytest.param(
+            "c",
+            [
+                slot("a", 1, "active", workspace="x"),
+                slot("b", 2, workspace="y"),
+                slot("c", 3, workspace="y", user="bob"),
+            ],
+            Limits(max_active_runs_per_user=1),
+            Admission(True),
+            id="a run held by its user's limit does not hold its workspace",
+        ),
+        pytest.param(
+            "b",
+            [slot("a", 1, "active"), slot("b", 2)],
+            Limits(max_active_runs=0, max_active_runs_per_user=0),
+            Admission(False, "workspace", "a", 1),
+            id="0 means no limit, the workspace still counts",
+        ),
+    ],
+)
+def test_admission(name: str, slots: list[Slot], limits: Limits, expected: Admission) -> None:
+    assert admit(name, slots, limits) == expected
+
+
+def test_only_a_waiting_run_is_asked_about() -> None:
+    with pytest.raises(ValueError, match="a is not a waiting run"):
+        admit("a", [slot("a", 1, "active")], NONE)
+
+
+def test_every_order_of_the_same_runs_admits_the_same() -> None:
+    slots = [slot("c", 3), slot("a", 1), slot("b", 2, workspace="api"), slot("d", 4, workspace="api")]
+    admitted = {s.name for s in slots if admit(s.name, slots, NONE).start}
+    assert admitted == {"a", "b"}
+    assert {s.name for s in reversed(slots) if admit(s.name, list(reversed(slots)), NONE).start} == admitted
+
+
+SLOTS = st.lists(
+    st.builds(
+        slot,
+        name=st.text("abcdef", min_size=1, max_size=3),
+        minute=st.integers(0, 5),
+        state=st.sampled_from(["waiting", "waiting", "finished"]),
+        workspace=st.sampled_from(["x", "y", "z", None]),
+        user=st.sampled_from(["alice", "bob"]),
+    ),
+    max_size=12,
+    unique_by=lambda s: s.name,
+)
+
+
+@given(SLOTS, st.integers(0, 4), st.integers(0, 3))
+def test_admitting_everyone_it_allows_never_breaks_a_rule(
+    slots: list[Slot], total: int, per_user: int
+) -> None:
+    """Start everything `admit` allows, in any order, round after round (each round's starts become
+    active): never two runs on one workspace, never over a limit, and every run ends up started."""
+    limits = Limits(total, per_user)
+    while any(s.state == "waiting" for s in slots):
+        starting = {s.name for s in slots if s.state == "waiting" and admit(s.name, slots, limits).start}
+        slots = [replace(s, state="active") if s.name in starting else s for s in slots]
+        active = [s for s in slots if s.state == "active"]
+        workspaces = [s.workspace for s in active if s.workspace is not None]
+        assert len(workspaces) == len(set(workspaces))
+        assert total == 0 or len(active) <= total
+        assert per_user == 0 or max(Counter(s.user for s in active).values(), default=0) <= per_user
+        if not starting:  # everything waits on an active run: finish the earliest one
+            first = min(active, key=lambda s: s.order)
+            slots = [replace(s, state="finished") if s is first else s for s in slots]
