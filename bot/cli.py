@@ -16,6 +16,7 @@ from aiohttp import web
 from bot import __version__
 from bot.config import Settings, load_settings
 from bot.controller import ControllerOptions, default_identity
+from bot.doctor import register as register_doctor
 from bot.errors import ConfigError
 from bot.logs import configure_logging
 from bot.render_cli import register as register_render
@@ -158,6 +159,7 @@ def build_parser(*, tools: bool = True) -> argparse.ArgumentParser:
     if tools:
         _register_tools(commands)
     register_render(commands)
+    register_doctor(commands)
 
     check = commands.add_parser(
         "check-config",

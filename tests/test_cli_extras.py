@@ -80,7 +80,7 @@ def test_render_works_without_the_extra(tmp_path: Path) -> None:
 
 def test_the_roles_import_without_the_extra(tmp_path: Path) -> None:
     done = without_extra(
-        "import bot.cli, bot.roles",
+        "import bot.cli, bot.roles, bot.doctor",
         "loaded = sorted(m for m in sys.modules if m.partition('.')[0] in {'jsonschema', 'kubernetes_validate'})",
         "print(loaded)",
         cwd=tmp_path,
