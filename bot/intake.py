@@ -31,7 +31,7 @@ from bot.core.reconcile import CANCEL_ANNOTATION
 from bot.core.resources import ACTIVE_PHASES, RUN_NAME, RunKind
 from bot.core.taskconfig import TaskConfig
 from bot.github import GitHubApp, github_failures, post_reply_once
-from bot.kube import Kube
+from bot.kube import Kube, TaskConfigUnavailable
 from bot.metrics import WebhookMetrics
 from bot.webhook import FollowUp, Outcome
 
@@ -128,8 +128,16 @@ class Intake:
         origin = from_issue_comment(event.data, event.delivery_id)
         if policy.is_automation(origin.sender, origin.sender_type):
             return Outcome(f"ignored comment by {origin.sender}")
-        config = await self.task_config.get()
-        parsed = parse(event.data["comment"].get("body") or "", CommandContext(tuple(config.models.allowed)))
+        body = event.data["comment"].get("body") or ""
+        try:
+            config = await self.task_config.get()
+        except TaskConfigUnavailable:
+            # Without the job settings only commands must wait (503, redelivered later): a comment
+            # that is not addressed to us is answered as usual.
+            if not parse(body, CommandContext(())).addressed_to_us:
+                return None
+            raise
+        parsed = parse(body, CommandContext(tuple(config.models.allowed)))
         if not parsed.addressed_to_us:
             return None
         return await self._carry_out(parsed, origin, config, f"comment-{origin.comment_id}")
