@@ -12,6 +12,8 @@ WORKDIR /src
 # Every dependency ships wheels for linux/amd64 and linux/arm64: nothing is compiled, no build tools.
 COPY pyproject.toml README.md ./
 COPY bot/ bot/
+# The production set: no extras (the demo's local APIs and their schemas, `[sandbox]`, stay out).
+# The Job templates, the CRDs and the default job settings are package data (bot/assets/).
 # pip compiles the bytecode here, so the final image never needs to write it.
 RUN /opt/venv/bin/pip install .
 
@@ -22,14 +24,11 @@ LABEL org.opencontainers.image.title="orchestrator-bot" \
 # The root filesystem can be read-only at run time: nothing writes bytecode or caches.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1 \
-    ORCHESTRATOR_TEMPLATES_DIR=/opt/orchestrator-bot/templates
+    PYTHONUNBUFFERED=1
 RUN groupadd --system --gid 10001 orchestrator \
     && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
        --shell /usr/sbin/nologin orchestrator
 COPY --from=build /opt/venv /opt/venv
-# The agent templates (the Helm chart mounts its own copy over ORCHESTRATOR_TEMPLATES_DIR).
-COPY templates/ /opt/orchestrator-bot/templates/
 # Numeric, so Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
 USER 10001:10001
 EXPOSE 8080

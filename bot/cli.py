@@ -16,6 +16,7 @@ from aiohttp import web
 from bot import __version__
 from bot.config import Settings, load_settings
 from bot.controller import ControllerOptions, default_identity
+from bot.doctor import register as register_doctor
 from bot.errors import ConfigError
 from bot.logs import configure_logging
 from bot.render_cli import register as register_render
@@ -158,6 +159,7 @@ def build_parser(*, tools: bool = True) -> argparse.ArgumentParser:
     if tools:
         _register_tools(commands)
     register_render(commands)
+    register_doctor(commands)
 
     check = commands.add_parser(
         "check-config",
@@ -168,26 +170,64 @@ def build_parser(*, tools: bool = True) -> argparse.ArgumentParser:
     return parser
 
 
+SANDBOX_EXTRA = "sandbox"
+SANDBOX_MODULES = frozenset({"jsonschema", "referencing", "kubernetes_validate"})
+"""What only the local APIs import: installed with `pip install 'orchestrator-bot[sandbox]'`."""
+SANDBOX_COMMANDS = {
+    "sandbox": "local Kubernetes and GitHub APIs for trying the bot without a cluster or an account",
+    "demo": "the whole flow on this machine, with local Kubernetes and GitHub APIs",
+    "send-comment": "post a comment to the local GitHub API, which delivers it to the bot",
+}
+
+
 def _register_tools(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     # Imported here, not at the top: they bring the local Kubernetes and GitHub APIs (~5k objects,
-    # ~3 MiB and 0.3 s of start-up) that no role uses.
+    # ~3 MiB and 0.3 s of start-up) that no role uses, and need the `sandbox` extra.
     from bot.app_manifest import register as register_app_manifest
-    from bot.demo import register as register_demo
-    from bot.sandbox.github.cli import register as register_github_api
-    from bot.sandbox.kube.cli import register as register_kube_api
-    from bot.sandbox.send_comment import register as register_send_comment
 
-    sandbox = commands.add_parser(
-        "sandbox",
-        help="local Kubernetes and GitHub APIs for trying the bot without a cluster or an account",
-        description="Strict local stand-ins for the Kubernetes API and the GitHub API, over real HTTP.",
-    )
-    sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", metavar="SERVER", required=True)
-    register_kube_api(sandbox_commands)
-    register_github_api(sandbox_commands)
-    register_demo(commands)
-    register_send_comment(commands)
+    try:
+        from bot.demo import register as register_demo
+        from bot.sandbox.github.cli import register as register_github_api
+        from bot.sandbox.kube.cli import register as register_kube_api
+        from bot.sandbox.send_comment import register as register_send_comment
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] not in SANDBOX_MODULES:
+            raise
+        for name, summary in SANDBOX_COMMANDS.items():
+            _register_without_extra(commands, name, summary)
+    else:
+        sandbox = commands.add_parser(
+            "sandbox",
+            help=SANDBOX_COMMANDS["sandbox"],
+            description="Strict local stand-ins for the Kubernetes API and the GitHub API, over real HTTP.",
+        )
+        sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", metavar="SERVER", required=True)
+        register_kube_api(sandbox_commands)
+        register_github_api(sandbox_commands)
+        register_demo(commands)
+        register_send_comment(commands)
     register_app_manifest(commands)
+
+
+def _register_without_extra(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str, summary: str
+) -> None:
+    """A production install (no extras) still lists the command, and says in one line what it needs."""
+    # No option prefix: every argument, `--help` included, is taken as it comes and answered the same way.
+    parser = commands.add_parser(
+        name, help=f"{summary} (needs the {SANDBOX_EXTRA} extra)", add_help=False, prefix_chars="\x00"
+    )
+    parser.add_argument("ignored", nargs=argparse.REMAINDER)
+    parser.set_defaults(handler=lambda _args: _needs_extra(name))
+
+
+def _needs_extra(name: str) -> int:
+    print(
+        f"orchestrator-bot {name}: needs the local Kubernetes and GitHub APIs, which this install leaves "
+        f"out: pip install 'orchestrator-bot[{SANDBOX_EXTRA}]'",
+        file=sys.stderr,
+    )
+    return 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from pathlib import Path
+from importlib.resources.abc import Traversable
 from typing import Any
 
 from aiohttp import web
@@ -53,7 +53,8 @@ def default_identity() -> str:
 @dataclass
 class ControllerOptions:
     namespace: str
-    templates_dir: Path
+    templates_dir: Traversable
+    """The packaged templates, or a directory (ORCHESTRATOR_TEMPLATES_DIR, the chart's mount)."""
     workers: int = 4
     resync_seconds: float = 300.0
     lease_name: str = "orchestrator-controller"

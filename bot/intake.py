@@ -20,7 +20,15 @@ from typing import Any
 from gidgethub import sansio
 
 from bot.core import feedback, policy, runs
-from bot.core.commands import Accepted, Parsed, code_label_command, command_context, help_text, parse
+from bot.core.commands import (
+    Accepted,
+    CommandContext,
+    Parsed,
+    code_label_command,
+    command_context,
+    help_text,
+    parse,
+)
 from bot.core.commands.cancel import CANCEL, CancelArgs
 from bot.core.commands.code import CodeArgs
 from bot.core.commands.docs import DocsArgs
@@ -29,10 +37,11 @@ from bot.core.comments import CommandLine
 from bot.core.markdown import code_span
 from bot.core.origin import Origin, from_check_run, from_issue_comment, from_issue_labeled
 from bot.core.reconcile import CANCEL_ANNOTATION
+from bot.core.repositories import RepositoryRule
 from bot.core.resources import ACTIVE_PHASES, RUN_NAME, RunKind
 from bot.core.taskconfig import TaskConfig
 from bot.github import GitHubApp, github_failures, post_reply_once
-from bot.kube import Kube
+from bot.kube import Kube, TaskConfigUnavailable
 from bot.metrics import WebhookMetrics
 from bot.webhook import FollowUp, Outcome
 
@@ -129,10 +138,19 @@ class Intake:
         origin = from_issue_comment(event.data, event.delivery_id)
         if policy.is_automation(origin.sender, origin.sender_type):
             return Outcome(f"ignored comment by {origin.sender}")
-        config = await self.task_config.get()
         comment = event.data["comment"]
+        body = comment.get("body") or ""
         by_sender = (comment.get("user") or {}).get("login", "").lower() == origin.sender.lower()
-        parsed = parse(comment.get("body") or "", command_context(config, origin), trust_collapsed=by_sender)
+        try:
+            config = await self.task_config.get()
+        except TaskConfigUnavailable:
+            # Without the job settings only commands must wait (503, redelivered later): a comment
+            # that is not addressed to us is answered as usual.
+            unconfigured = CommandContext((), RepositoryRule(web_host="", allowed_owners=()))
+            if not parse(body, unconfigured, trust_collapsed=by_sender).addressed_to_us:
+                return None
+            raise
+        parsed = parse(body, command_context(config, origin), trust_collapsed=by_sender)
         if not parsed.addressed_to_us:
             return None
         return await self._carry_out(parsed, origin, config, f"comment-{origin.comment_id}")

@@ -7,7 +7,7 @@ raised as `KubernetesUnavailable`, so the webhook can answer 503 and the control
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, cast
@@ -33,8 +33,26 @@ MERGE_PATCH = "application/merge-patch+json"
 _AS_MERGE_PATCH: dict[str, Any] = {"_content_type": MERGE_PATCH}
 
 
+CREATE_TASK_CONFIG = (
+    "create it with the job settings (kubectl apply -f k8s/task-controller-config.yaml, or the chart's "
+    "taskConfig values); `orchestrator-bot doctor` checks the whole deployment"
+)
+
+
 class TaskConfigUnavailable(KubernetesUnavailable):
     """task-controller-config is missing or invalid; nothing can run until an operator fixes it."""
+
+
+async def task_config_unavailable_reason(read: Awaitable[TaskConfig], namespace: str) -> str | None:
+    """For /readyz and the redelivery sweeper: None when `read` (of task-controller-config) succeeds,
+    else one line saying what is wrong and what to create or fix."""
+    try:
+        await read
+    except KubernetesUnavailable as exc:
+        return f"kubernetes: {exc}"
+    except ApiException as exc:
+        return f"kubernetes: {exc.status} {exc.reason} reading {CONFIGMAP_NAME} in {namespace}"
+    return None
 
 
 @contextmanager
@@ -208,26 +226,25 @@ class Kube:
             except ApiException as exc:
                 if exc.status == 404:
                     raise TaskConfigUnavailable(
-                        f"ConfigMap {CONFIGMAP_NAME} not found in namespace {namespace}"
+                        f"ConfigMap {CONFIGMAP_NAME} not found in namespace {namespace}: {CREATE_TASK_CONFIG}"
                     ) from None
                 raise
         text = (configmap.data or {}).get(CONFIGMAP_KEY)
         if text is None:
-            raise TaskConfigUnavailable(f"ConfigMap {CONFIGMAP_NAME} has no key {CONFIGMAP_KEY}")
+            raise TaskConfigUnavailable(
+                f"ConfigMap {CONFIGMAP_NAME} in namespace {namespace} has no key {CONFIGMAP_KEY}: "
+                f"{CREATE_TASK_CONFIG}"
+            )
         try:
             return parse_task_config(text)
         except TaskConfigError as exc:
-            raise TaskConfigUnavailable(f"ConfigMap {CONFIGMAP_NAME}: {exc}") from None
+            raise TaskConfigUnavailable(
+                f"ConfigMap {CONFIGMAP_NAME} in namespace {namespace} is invalid, fix it: {exc}"
+            ) from None
 
     async def unreachable_reason(self, namespace: str) -> str | None:
-        """For /readyz: None when the run namespace and its task-controller-config can be read."""
-        try:
-            await self.read_task_config(namespace)
-        except KubernetesUnavailable as exc:
-            return f"kubernetes: {exc}"
-        except ApiException as exc:
-            return f"kubernetes: {exc.status} {exc.reason} reading {CONFIGMAP_NAME} in {namespace}"
-        return None
+        """None when the run namespace and its task-controller-config can be read, else why not."""
+        return await task_config_unavailable_reason(self.read_task_config(namespace), namespace)
 
     # --- what the controller needs -------------------------------------------------------------
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from bot import assets
 from bot.core.jobs import configmap_manifest, job_manifest, pvc_manifest
 from bot.core.render import RenderError, build_context, parse_run, render_files
 from bot.core.taskconfig import CONFIGMAP_KEY, TaskConfig, TaskConfigError, parse_task_config
@@ -34,10 +36,6 @@ examples:
 """
 
 
-def default_config_path() -> Path:
-    return default_templates_dir().parent / "k8s" / "task-controller-config.yaml"
-
-
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `render` command to the `orchestrator-bot` command line."""
     parser = subparsers.add_parser(
@@ -53,14 +51,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="CONFIG.yaml",
         type=Path,
         help="the task-controller-config: its config.yaml, or the ConfigMap holding it "
-        "(default: the repository's k8s/task-controller-config.yaml)",
+        "(default: the one shipped with orchestrator-bot, as in k8s/task-controller-config.yaml)",
     )
     parser.add_argument(
         "--templates",
         metavar="DIR",
         type=Path,
         help="templates directory: a docs/ + code/ tree or a mounted templates ConfigMap "
-        "(default: the repository's templates/)",
+        "(default: the templates shipped with orchestrator-bot)",
     )
     parser.add_argument(
         "--out", metavar="DIR", type=Path, help="write files and manifests into DIR instead of printing"
@@ -78,14 +76,16 @@ def _load_yaml(path: str) -> Any:
 
 def _load_config(path: Path | None) -> TaskConfig:
     if path is None:
-        path = default_config_path()
-        print(f"note: no --config given, using {path}", file=sys.stderr)
-    text = path.read_text(encoding="utf-8")
+        source: Traversable = assets.task_config()
+        print(f"note: no --config given, using the default {assets.TASK_CONFIG_FILE}", file=sys.stderr)
+    else:
+        source = path
+    text = source.read_text(encoding="utf-8")
     data = yaml.safe_load(text)
     if isinstance(data, dict) and data.get("kind") == "ConfigMap":
         embedded = (data.get("data") or {}).get(CONFIGMAP_KEY)
         if not isinstance(embedded, str):
-            raise TaskConfigError(f"the ConfigMap in {path} has no data.{CONFIGMAP_KEY}")
+            raise TaskConfigError(f"the ConfigMap in {source} has no data.{CONFIGMAP_KEY}")
         text = embedded
     return parse_task_config(text)
 

@@ -15,7 +15,7 @@ from bot.controller import Controller, ControllerOptions
 from bot.github import GitHubApp, RetryPolicy
 from bot.handlers import build_router
 from bot.intake import Intake
-from bot.kube import Kube, TaskConfigUnavailable, api_client
+from bot.kube import Kube, TaskConfigUnavailable, api_client, task_config_unavailable_reason
 from bot.metrics import WebhookMetrics
 from bot.redelivery import sweeper_for
 from bot.reporter import Reporter
@@ -49,7 +49,11 @@ async def create_serve_app(settings: Settings) -> web.Application:
     github_ok_at = float("-inf")
 
     async def kubernetes_ready() -> str | None:
-        return await kube.unreachable_reason(settings.orchestrator.namespace)
+        # Through the intake's cache (refreshed every TASK_CONFIG_TTL_SECONDS; a missing or invalid
+        # ConfigMap is never cached): ready exactly when a command could be handled, and a ConfigMap
+        # created or fixed is seen by the next probe.
+        namespace = settings.orchestrator.namespace
+        return await task_config_unavailable_reason(intake.task_config.get(), namespace)
 
     async def github_ready() -> str | None:
         nonlocal github_ok_at

@@ -1,4 +1,6 @@
-"""Write k8s/crds/*.yaml from the resource models (the single source of truth).
+"""Write the CRDs from the resource models (the single source of truth): bot/assets/crds/*.yaml (shipped
+in the package; `doctor` compares a cluster's CRDs with them) and the same files in k8s/crds/ for
+`kubectl apply`. The chart's copies are written by scripts/generate_deploy.py.
 
 python scripts/generate_crds.py          # rewrite the files
 python scripts/generate_crds.py --check  # exit 1 if they are out of date
@@ -15,13 +17,17 @@ import yaml
 from bot.core.crds import custom_resource_definition
 from bot.core.resources import PLURALS
 
-CRD_DIR = Path(__file__).resolve().parent.parent / "k8s" / "crds"
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_CRD_DIR = ROOT / "bot" / "assets" / "crds"
+CRD_DIRS = (PACKAGE_CRD_DIR, ROOT / "k8s" / "crds")
 HEADER = "# Generated from bot/core/resources.py by scripts/generate_crds.py. Do not edit by hand.\n"
 
 
 def rendered() -> dict[Path, str]:
     return {
-        CRD_DIR / f"{plural}.yaml": HEADER + yaml.safe_dump(custom_resource_definition(kind), sort_keys=False)
+        directory / f"{plural}.yaml": HEADER
+        + yaml.safe_dump(custom_resource_definition(kind), sort_keys=False)
+        for directory in CRD_DIRS
         for kind, plural in PLURALS.items()
     }
 
@@ -37,8 +43,8 @@ def main() -> int:
         for path in stale:
             print(f"{path} is out of date: run python scripts/generate_crds.py", file=sys.stderr)
         return 1 if stale else 0
-    CRD_DIR.mkdir(parents=True, exist_ok=True)
     for path, text in rendered().items():
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         print(f"wrote {path}")
     return 0

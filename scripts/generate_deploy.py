@@ -1,7 +1,8 @@
 """Write the deployment files that are derived from a source elsewhere in the repository.
 
-- helm/orchestrator-bot/files/crds/      copies of k8s/crds/ (Helm can only read files inside the chart)
-- helm/orchestrator-bot/files/templates/ copies of templates/ (the templates ConfigMap)
+- helm/orchestrator-bot/files/crds/      copies of bot/assets/crds/ (Helm can only read files inside the chart)
+- helm/orchestrator-bot/files/templates/ copies of bot/assets/templates/ (the templates ConfigMap)
+- k8s/task-controller-config.yaml        a copy of bot/assets/task-controller-config.yaml (edit that one)
 - helm/orchestrator-bot/values.schema.json  the definitions for taskConfig, from bot/core/taskconfig.py
 - k8s/deploy/orchestrator-bot.yaml       the chart rendered with its default values, as plain manifests
 - app-manifest.yml                       `orchestrator-bot app-manifest --url https://bot.example.com`
@@ -26,11 +27,13 @@ from bot.app_manifest import as_yaml, manifest
 from bot.core.taskconfig import CONFIGMAP_NAME, TaskConfig
 
 ROOT = Path(__file__).resolve().parent.parent
+ASSETS = ROOT / "bot" / "assets"
 CHART = ROOT / "helm" / "orchestrator-bot"
 CHART_CRDS = CHART / "files" / "crds"
 CHART_TEMPLATES = CHART / "files" / "templates"
 SCHEMA = CHART / "values.schema.json"
 PLAIN = ROOT / "k8s" / "deploy" / "orchestrator-bot.yaml"
+PLAIN_TASK_CONFIG = ROOT / "k8s" / "task-controller-config.yaml"
 APP_MANIFEST = ROOT / "app-manifest.yml"
 RELEASE = "orchestrator-bot"
 NAMESPACE = "orchestrator"
@@ -54,14 +57,15 @@ INSTALL_ORDER = (
 
 
 def copies() -> dict[Path, str]:
-    """The chart's copies of k8s/crds/*.yaml and templates/**/*.j2, byte for byte."""
+    """Copies of the package's files, byte for byte: the chart's copies of bot/assets/crds/*.yaml and
+    bot/assets/templates/**/*.j2, and k8s/task-controller-config.yaml."""
     files = {
-        CHART_CRDS / source.name: source.read_text()
-        for source in sorted((ROOT / "k8s" / "crds").glob("*.yaml"))
+        CHART_CRDS / source.name: source.read_text() for source in sorted((ASSETS / "crds").glob("*.yaml"))
     }
-    templates = ROOT / "templates"
+    templates = ASSETS / "templates"
     for source in sorted(templates.rglob("*.j2")):
         files[CHART_TEMPLATES / source.relative_to(templates)] = source.read_text()
+    files[PLAIN_TASK_CONFIG] = (ASSETS / PLAIN_TASK_CONFIG.name).read_text()
     return files
 
 
@@ -199,6 +203,8 @@ def _write_chart(destination: Path) -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(source.read_bytes())
     for path, text in copies().items():
+        if CHART not in path.parents:
+            continue
         target = destination / path.relative_to(CHART)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
@@ -216,7 +222,15 @@ def write() -> None:
     for path, text in expected().items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-    print("wrote the chart's copies, values.schema.json, k8s/deploy/ and app-manifest.yml")
+    print("wrote the copies of bot/assets/, values.schema.json, k8s/deploy/ and app-manifest.yml")
+
+
+def _fix(path: Path) -> str:
+    if path == PLAIN_TASK_CONFIG:
+        # An edit made to the copy would be lost by regenerating it: say where edits belong.
+        source = (ASSETS / PLAIN_TASK_CONFIG.name).relative_to(ROOT)
+        return f"it is a copy of {source}: make edits there, then run python scripts/generate_deploy.py"
+    return "run python scripts/generate_deploy.py"
 
 
 def main() -> int:
@@ -228,10 +242,7 @@ def main() -> int:
     if args.check:
         paths = stale()
         for path in paths:
-            print(
-                f"{path.relative_to(ROOT)} is out of date: run python scripts/generate_deploy.py",
-                file=sys.stderr,
-            )
+            print(f"{path.relative_to(ROOT)} is out of date: {_fix(path)}", file=sys.stderr)
         return 1 if paths else 0
     write()
     return 0

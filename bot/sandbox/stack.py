@@ -22,6 +22,7 @@ import yaml
 from aiohttp import web
 from pydantic import SecretStr
 
+from bot import assets
 from bot.config import GitHubSettings, OrchestratorSettings, Settings
 from bot.controller import ControllerOptions
 from bot.core.crds import custom_resource_definition
@@ -34,8 +35,8 @@ from bot.sandbox.github.seed import DemoScene, seed_demo
 from bot.sandbox.kube import JobOutcome, LocalKubeAPI
 from bot.templates import default_templates_dir
 
-REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
-TASK_CONFIG_FILE = REPOSITORY_ROOT / "k8s" / "task-controller-config.yaml"
+TASK_CONFIG_FILE = assets.task_config()
+"""The default job settings shipped in the package (k8s/task-controller-config.yaml is a copy)."""
 WEBHOOK_SECRET = "demo-webhook-secret-not-for-production"  # noqa: S105 - the local demo's own secret
 NAMESPACE = "orchestrator"
 USERS_WITH_SECRETS = ("alice", "carol", "erin")

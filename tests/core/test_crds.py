@@ -20,7 +20,9 @@ KINDS: list[RunKind] = ["DocsRun", "CodeRun"]
 
 
 def crd_from_file(kind: RunKind) -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load((ROOT / "k8s" / "crds" / f"{PLURALS[kind]}.yaml").read_text())
+    loaded: dict[str, Any] = yaml.safe_load(
+        (ROOT / "bot" / "assets" / "crds" / f"{PLURALS[kind]}.yaml").read_text()
+    )
     return loaded
 
 

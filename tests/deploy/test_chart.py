@@ -13,7 +13,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from bot import __version__
+from bot import __version__, assets
 from bot.cli import build_parser
 from bot.config import Settings, load_settings
 from bot.core.crds import custom_resource_definition
@@ -200,7 +200,8 @@ def test_the_chart_crds_equal_k8s_crds_and_the_resource_models(objects: list[Obj
         assert crd["metadata"].pop("annotations") == {"helm.sh/resource-policy": "keep"}
         crd["metadata"].pop("labels")
         from_file = yaml.safe_load((ROOT / "k8s" / "crds" / f"{plural}.yaml").read_text())
-        assert crd == from_file == custom_resource_definition(kind)
+        packaged = yaml.safe_load(assets.crd(plural).read_text())
+        assert crd == from_file == packaged == custom_resource_definition(kind)
 
 
 def test_crds_can_be_left_to_a_cluster_admin() -> None:
@@ -267,7 +268,14 @@ def test_a_changed_template_rolls_the_controller(chart_copy: Path) -> None:
 
 def test_the_generated_deployment_files_are_up_to_date() -> None:
     stale = generate_deploy().stale()
-    assert stale == [], f"run python scripts/generate_deploy.py: {[str(p.relative_to(ROOT)) for p in stale]}"
+    assert stale == [], (
+        "run python scripts/generate_deploy.py (edits to k8s/task-controller-config.yaml belong in "
+        f"bot/assets/task-controller-config.yaml): {[str(p.relative_to(ROOT)) for p in stale]}"
+    )
+
+
+def test_k8s_task_controller_config_is_the_packaged_default_byte_for_byte() -> None:
+    assert (ROOT / "k8s" / "task-controller-config.yaml").read_text() == assets.task_config().read_text()
 
 
 # --- the two Deployments -------------------------------------------------------------------------

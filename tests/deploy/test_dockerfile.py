@@ -14,7 +14,7 @@ import dockerfile
 import pytest
 import yaml
 
-from bot.templates import load_template_sources
+from bot.templates import default_templates_dir, load_template_sources
 
 from .conftest import CHART, ROOT
 
@@ -83,12 +83,18 @@ def test_the_image_runs_as_the_numeric_non_root_user_the_chart_expects() -> None
     )
 
 
-def test_the_templates_are_copied_where_orchestrator_templates_dir_points() -> None:
+def test_the_image_reads_the_templates_from_the_installed_package() -> None:
+    """The templates are package data: nothing is copied beside the virtualenv, and no
+    ORCHESTRATOR_TEMPLATES_DIR points elsewhere (the chart sets its own, to its mounted ConfigMap)."""
     final = stages()[-1]
-    [templates] = [c for c in final.all("COPY") if c.value[0].rstrip("/") == "templates"]
-    assert templates.value[1].rstrip("/") == env(final)["ORCHESTRATOR_TEMPLATES_DIR"]
-    # The copied tree is one the bot can load (docs/ and code/ under it).
-    assert load_template_sources(ROOT / "templates")
+    assert "ORCHESTRATOR_TEMPLATES_DIR" not in env(final)
+    assert [c.value for c in final.all("COPY") if not c.flags] == []
+    assert load_template_sources(default_templates_dir())
+
+
+def test_the_image_installs_the_production_set_without_extras() -> None:
+    [install] = [c for c in stages()[0].all("RUN") if "pip install" in " ".join(c.value)]
+    assert re.search(r"pip install \.(\s|$)", " ".join(install.value)), install.original
 
 
 def test_the_entrypoint_is_the_console_script() -> None:
@@ -146,7 +152,8 @@ def dockerignore() -> list[str]:
         ("README.md", True),
         ("bot/cli.py", True),
         ("bot/sandbox/github/openapi/api.github.com-subset.json", True),
-        ("templates/code/hooks/stop-commit.sh.j2", True),
+        ("bot/assets/templates/code/hooks/stop-commit.sh.j2", True),
+        ("templates/code/hooks/stop-commit.sh.j2", False),
         (".venv/bin/python", False),
         (".git/config", False),
         ("tests/deploy/test_dockerfile.py", False),

@@ -13,6 +13,7 @@ import helm_python
 import yaml
 
 from bot import app_manifest
+from bot.cli import build_parser
 from bot.core.policy import SSH_PRIVATE_KEY, SSH_PUBLIC_KEY, ssh_secret_name
 
 from .conftest import CHART, ROOT, find, render, rendered
@@ -103,3 +104,11 @@ def test_the_app_manifest_command_parses() -> None:
         # The guide redirects the page to a file: `> register-app.html`.
         arguments = argv[1 : argv.index(">")] if ">" in argv else argv[1:]
         assert parser.parse_args(arguments).format == "html"
+
+
+def test_the_doctor_command_parses_and_checks_the_namespace_the_guide_uses() -> None:
+    commands = [argv for argv in shell_commands() if "orchestrator-bot" in argv and "doctor" in argv]
+    assert commands
+    for argv in commands:
+        arguments = argv[argv.index("orchestrator-bot") + 1 :]
+        assert build_parser().parse_args(arguments).namespace == "orchestrator"

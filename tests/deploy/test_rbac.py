@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from bot.core.doctor import ROLE_ACCESS
+
 from .conftest import KubeCall, Obj, Recording, find, rendered
 
 RUN_RESOURCES = ("coderuns", "docsruns")
@@ -116,3 +118,10 @@ def test_extra_controller_rules_are_appended() -> None:
         ("events", "create"),
         ("events", "patch"),
     }
+
+
+@pytest.mark.parametrize("role", ["webhook", "controller"])
+def test_doctor_asks_for_exactly_what_the_chart_grants(role: str) -> None:
+    """`orchestrator-bot doctor` asks one access review per grant of the chart's Role (default values)."""
+    asked = {Grant(role, a.group, a.resource, a.verb, a.name or None) for a in ROLE_ACCESS[role]}
+    assert asked == grants(rendered("default"), role)

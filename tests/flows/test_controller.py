@@ -21,7 +21,7 @@ from kubernetes_asyncio import client
 
 from bot.controller import Controller, ControllerOptions
 from bot.core.resources import RunKind
-from bot.kube import Kube
+from bot.kube import CREATE_TASK_CONFIG, Kube
 from bot.sandbox.kube import JobOutcome, LocalKubeAPI
 from bot.sandbox.processes import free_port
 from bot.sandbox.stack import NAMESPACE, TASK_CONFIG_FILE, Stack, cluster_objects, running_stack
@@ -294,8 +294,8 @@ async def test_controller_without_task_controller_config_refuses_to_start(
         )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        "orchestrator-bot controller: ConfigMap task-controller-config not found in namespace orchestrator "
-        "(the controller does not start without its job settings)"
+        "orchestrator-bot controller: ConfigMap task-controller-config not found in namespace orchestrator: "
+        f"{CREATE_TASK_CONFIG} (the controller does not start without its job settings)"
     ]
 
 

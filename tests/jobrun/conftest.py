@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import yaml
 
+from bot import assets
 from bot.core.taskconfig import TaskConfig, parse_task_config
 from tests.jobrun.harness import World, claude_code_package, missing_prerequisites
 
-ROOT = Path(__file__).resolve().parents[2]
 CACHE = Path.home() / ".cache" / "orchestrator-bot"
 TRADER_FILES = {
     "README.md": "# trader\n\nThe trading services.\n",
@@ -28,8 +28,8 @@ PLATFORM_FILES = {
 
 
 def shipped_config() -> TaskConfig:
-    """The task config the project ships (k8s/task-controller-config.yaml), as deployed."""
-    manifest = yaml.safe_load((ROOT / "k8s" / "task-controller-config.yaml").read_text())
+    """The task config the project ships (the package's default, copied to k8s/), as deployed."""
+    manifest = yaml.safe_load(assets.task_config().read_text())
     return parse_task_config(manifest["data"]["config.yaml"])
 
 

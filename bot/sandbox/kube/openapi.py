@@ -41,6 +41,8 @@ def group_version_document(registry: ResourceRegistry, group: str, version: str)
         return None
     paths: Obj = {}
     for rtype in types:
+        if "patch" not in rtype.verbs:
+            continue
         gvk = {"group": rtype.group, "version": rtype.version, "kind": rtype.kind}
         operation = {
             "operationId": f"patch{rtype.kind}",

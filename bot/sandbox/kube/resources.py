@@ -59,6 +59,8 @@ class ResourceType:
     create_on_update: bool = False
     # Custom resources must carry metadata.resourceVersion on PUT; most built-ins need not.
     unconditional_update: bool = True
+    # What discovery lists; a review (SelfSubjectAccessReview) is only created, never stored.
+    verbs: tuple[str, ...] = ALL_VERBS
     custom: CustomKind | None = field(default=None, compare=False)
 
     @property
@@ -94,7 +96,7 @@ class ResourceType:
             "singularName": self.singular,
             "namespaced": self.namespaced,
             "kind": self.kind,
-            "verbs": list(ALL_VERBS),
+            "verbs": list(self.verbs),
         }
         if self.short_names:
             entry["shortNames"] = list(self.short_names)
@@ -138,6 +140,7 @@ def _builtin(
     returns_object: bool = False,
     orphans: bool = False,
     create_on_update: bool = False,
+    verbs: tuple[str, ...] = ALL_VERBS,
 ) -> ResourceType:
     return ResourceType(
         group=group,
@@ -153,6 +156,7 @@ def _builtin(
         delete_returns_object=returns_object,
         orphans_dependents_by_default=orphans,
         create_on_update=create_on_update,
+        verbs=verbs,
     )
 
 
@@ -214,6 +218,14 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         status=True,
         generation=True,
     ),
+    _builtin(
+        "authorization.k8s.io",
+        "v1",
+        "selfsubjectaccessreviews",
+        "SelfSubjectAccessReview",
+        namespaced=False,
+        verbs=("create",),
+    ),
     _builtin("rbac.authorization.k8s.io", "v1", "roles", "Role"),
     _builtin("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
     _builtin("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", namespaced=False),
@@ -240,6 +252,7 @@ NAMESPACE_TYPE = next(t for t in BUILTIN_TYPES if t.kind == "Namespace")
 JOB_TYPE = next(t for t in BUILTIN_TYPES if t.kind == "Job")
 POD_TYPE = next(t for t in BUILTIN_TYPES if t.kind == "Pod")
 SERVICE_ACCOUNT_TYPE = next(t for t in BUILTIN_TYPES if t.kind == "ServiceAccount")
+ACCESS_REVIEW_TYPE = next(t for t in BUILTIN_TYPES if t.kind == "SelfSubjectAccessReview")
 
 
 class ResourceRegistry:

@@ -11,12 +11,12 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from bot.sandbox.kube import openapi
+from bot.sandbox.kube import access, openapi
 from bot.sandbox.kube.admission import WriteOptions, Written
 from bot.sandbox.kube.cluster import Cluster
 from bot.sandbox.kube.errors import ApiError
 from bot.sandbox.kube.faults import Faults, RecordedRequest
-from bot.sandbox.kube.resources import ResourceType
+from bot.sandbox.kube.resources import ACCESS_REVIEW_TYPE, ResourceType
 from bot.sandbox.kube.selectors import parse_field_selector, parse_label_selector
 from bot.sandbox.kube.tables import table_version, to_table
 from bot.sandbox.kube.watching import WatchRequest, serve_watch
@@ -99,7 +99,9 @@ class KubeHTTP:
         try:
             target = self._target(request.path)
             verb = self._verb(request, target) if target else None
-            response = await self._dispatch(request, target)
+            user = access.requester(request.headers, request.headers.getall("Impersonate-Group", []))
+            self._authorize(request, user, target, verb)
+            response = await self._dispatch(request, target, user)
         except ApiError as error:
             response = _json(error.to_status(), error.code)
             if error.code == 429:
@@ -126,6 +128,27 @@ class KubeHTTP:
             )
         )
         return response
+
+    def _authorize(
+        self, request: web.Request, user: access.UserInfo, target: Target | None, verb: str | None
+    ) -> None:
+        """RBAC for an impersonated request (the administrator may do anything)."""
+        if user.is_admin:
+            return
+        if target is None or verb is None:
+            # Non-resource requests are authorized by their lower-cased HTTP method, as the apiserver does.
+            attributes = access.Attributes(verb=request.method.lower(), path=request.path)
+        else:
+            attributes = access.Attributes(
+                verb=verb,
+                group=target.rtype.group,
+                resource=target.rtype.plural,
+                subresource=target.subresource,
+                namespace=target.namespace or "",
+                name=target.name,
+            )
+        if not access.authorize(self.cluster, user, attributes).allowed:
+            raise access.forbidden(user, attributes)
 
     @staticmethod
     def _verb(request: web.Request, target: Target) -> str:
@@ -165,7 +188,9 @@ class KubeHTTP:
             raise ApiError.path_not_found()
         return Target(rtype, namespace, name, subresource)
 
-    async def _dispatch(self, request: web.Request, target: Target | None) -> web.StreamResponse:
+    async def _dispatch(
+        self, request: web.Request, target: Target | None, user: access.UserInfo
+    ) -> web.StreamResponse:
         failure = self.faults.failure_for(request.method, request.path_qs)
         if failure is not None:
             if failure.delay:
@@ -178,6 +203,11 @@ class KubeHTTP:
         if target is None:
             return self._non_resource(request)
         self._check_accept(request)
+        if target.rtype is ACCESS_REVIEW_TYPE:
+            if request.method != "POST" or target.name:
+                raise ApiError.method_not_allowed()
+            body = await self._body(request, _BODY_TYPES)
+            return _json(access.review(self.cluster, target.rtype, body, user), 201)
         if request.method == "GET":
             return await self._read(request, target)
         if request.method == "DELETE":
