@@ -25,7 +25,8 @@ CANCEL_ACTION = "cancel"
 RETRY_ACTION = "retry"
 _PHASE_WORDS = {
     None: ("⏳", "queued"),
-    "Pending": ("⏳", "queued"),
+    "Queued": ("⏳", "queued"),
+    "Pending": ("⏳", "starting"),
     "Running": ("🏃", "running"),
     "Succeeded": ("✅", "succeeded"),
     "Failed": ("❌", "failed"),
@@ -200,6 +201,8 @@ def tracking_comment(view: RunView) -> str:
         lines += ["", view.message]
     elif view.phase == "Succeeded" and view.message and (view.no_changes or view.refused_tools):
         lines += ["", f"**Result:** {view.message}"]
+    elif view.phase == "Queued" and view.message:
+        lines += ["", view.message, "", "Comment `/cancel` to take it out of the queue."]
     elif view.phase in (None, "Pending", "Running"):
         lines += ["", "Comment `/cancel` to stop it."]
     lines += ["", tracking_marker(view)]

@@ -12,17 +12,23 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from pydantic import ValidationError
+
 from bot.core.markdown import code_span
 from bot.core.origin import from_annotations
 from bot.core.repositories import pull_request_number
-from bot.core.resources import FINISHED_PHASES, Phase
-from bot.core.taskconfig import CleanupConfig
+from bot.core.resources import FINISHED_PHASES, CodeRunSpec, Phase
+from bot.core.schedule import Admission, Slot, SlotState
+from bot.core.taskconfig import CleanupConfig, WorkspaceScope
+from bot.core.workspace import workspace
 
 CANCEL_ANNOTATION = "orchestrator.platform/cancel-requested-by"
 MAX_CONDITIONS = 10
 _RESULT_KEYS = ("branch", "pullRequestUrl", "commit", "sessionId")
 _MAX_ERROR = 500
 TOOLS_REFUSED = "ToolsRefused"
+QUEUE_RECHECK_SECONDS = 30.0
+"""A queued run is looked at again this often, besides whenever another run's state changes."""
 NO_CHANGES = "NoChanges"
 
 JobState = Literal["absent", "pending", "running", "succeeded", "failed"]
@@ -59,6 +65,9 @@ class Observed:
     termination_message: str | None
     """The agent container's termination message, once the Job has finished."""
     now: datetime
+    admission: Admission | None = None
+    """Whether the run may start its Job now (bot.core.schedule), computed by the controller for a run
+    without a Job; None: no scheduling, it may."""
 
 
 @dataclass
@@ -200,7 +209,64 @@ def _with_condition(
     return {**status, "conditions": [*(status.get("conditions") or []), condition][-MAX_CONDITIONS:]}
 
 
-def reconcile(observed: Observed, cleanup: CleanupConfig, deadline_seconds: int | None = None) -> Plan:
+def slot(run: dict[str, Any], job: dict[str, Any] | None, scope: WorkspaceScope) -> Slot:
+    """How the scheduler sees a run: active while its Job exists unfinished, waiting until it has one,
+    finished once it is over (or cancelled, or being deleted, or its Job is over)."""
+    metadata = run["metadata"]
+    status = run.get("status") or {}
+    phase = status.get("phase")
+    cancelled = CANCEL_ANNOTATION in (metadata.get("annotations") or {})
+    state: SlotState
+    if phase in FINISHED_PHASES or cancelled or metadata.get("deletionTimestamp"):
+        state = "finished"
+    elif job is not None:
+        state = "finished" if job_state(job)[0] in ("succeeded", "failed") else "active"
+    elif status.get("jobName") and phase == "Running":
+        state = "finished"  # its Job was deleted: reconcile fails it
+    else:
+        state = "waiting"
+    spec = run.get("spec") or {}
+    place = None
+    if run.get("kind") == "CodeRun":
+        try:
+            place = workspace(CodeRunSpec.model_validate(spec), scope).claim_name
+        except ValidationError:
+            place = None  # not a run that can start; reconcile reports why
+    created = str(metadata.get("creationTimestamp") or "")
+    return Slot(metadata["name"], created, str(spec.get("githubUser", "")).lower(), place, state)
+
+
+def _queued_message(admission: Admission, user: str) -> str:
+    place = f"position {admission.position} in line"
+    if admission.blocker == "workspace":
+        return (
+            f"Waiting for run `{admission.waiting_for}` to finish: one agent at a time works in a workspace"
+            f" ({place})."
+        )
+    if admission.blocker == "maxActiveRunsPerUser":
+        return (
+            f"Waiting: @{user} already has as many agents running as maxActiveRunsPerUser allows ({place})."
+        )
+    return f"Waiting for a free slot: as many agents run as maxActiveRuns allows ({place})."
+
+
+def _queued_too_long(run: dict[str, Any], now: datetime, limit: int | None) -> bool:
+    created = run["metadata"].get("creationTimestamp")
+    if not limit or not created:
+        return False
+    return now - datetime.fromisoformat(created.replace("Z", "+00:00")) > timedelta(seconds=limit)
+
+
+def _hours(seconds: int) -> str:
+    return f"{seconds // 3600} h" if seconds % 3600 == 0 else f"{seconds // 60} min"
+
+
+def reconcile(
+    observed: Observed,
+    cleanup: CleanupConfig,
+    deadline_seconds: int | None = None,
+    max_queue_seconds: int | None = None,
+) -> Plan:
     run = observed.run
     metadata = run["metadata"]
     name = metadata["name"]
@@ -230,6 +296,15 @@ def reconcile(observed: Observed, cleanup: CleanupConfig, deadline_seconds: int 
             desired = _with_phase(
                 desired, "Failed", "The Job was deleted before it finished.", "JobDeleted", observed.now
             )
+        elif observed.admission is not None and not observed.admission.start:
+            if max_queue_seconds and _queued_too_long(run, observed.now, max_queue_seconds):
+                why = f"The run waited longer than {_hours(max_queue_seconds)} for its turn and was not started."
+                desired = _with_phase(desired, "Failed", why, "QueueTimeout", observed.now)
+            else:
+                user = str((run.get("spec") or {}).get("githubUser", ""))
+                message = _queued_message(observed.admission, user)
+                desired = _with_phase(desired, "Queued", message, "Waiting", observed.now)
+                plan.actions.append(RequeueAfter(QUEUE_RECHECK_SECONDS))
         else:
             plan.actions.append(EnsureChildren())
             desired.update(jobName=name, configmapName=f"{name}-files")

@@ -37,9 +37,9 @@ MODEL_NAME = r"^[a-z0-9][a-z0-9.-]{2,99}$"
 RUN_NAME = r"^(code|docs)-[a-z0-9]([-a-z0-9]{0,56}[a-z0-9])?$"
 TOOL_LIST = r"^[A-Za-z0-9_.:@/-]+(,[A-Za-z0-9_.:@/-]+)*$"
 
-Phase = Literal["Pending", "Running", "Succeeded", "Failed", "Cancelled"]
+Phase = Literal["Queued", "Pending", "Running", "Succeeded", "Failed", "Cancelled"]
 PromptMode = Literal["append", "replace"]
-ACTIVE_PHASES: tuple[Phase, ...] = ("Pending", "Running")
+ACTIVE_PHASES: tuple[Phase, ...] = ("Queued", "Pending", "Running")
 FINISHED_PHASES: tuple[Phase, ...] = ("Succeeded", "Failed", "Cancelled")
 
 

@@ -118,7 +118,7 @@ def test_crd_shape(kind: RunKind) -> None:
     version = crd["spec"]["versions"][0]
     assert version["name"] == "v1" and version["subresources"] == {"status": {}}
     phase = version["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]["phase"]
-    assert phase["enum"] == ["Pending", "Running", "Succeeded", "Failed", "Cancelled"]
+    assert phase["enum"] == ["Queued", "Pending", "Running", "Succeeded", "Failed", "Cancelled"]
     columns = [column["name"] for column in version["additionalPrinterColumns"]]
     assert (
         columns

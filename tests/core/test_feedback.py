@@ -111,3 +111,18 @@ def test_refused_tools_are_said_on_a_successful_run(origin: Origin, task_config:
 def test_a_plain_success_shows_no_result_line(origin: Origin, task_config: TaskConfig) -> None:
     view = feedback.run_view(_finished(origin, task_config, "The agent finished.", {"type": "Succeeded"}))
     assert "**Result:**" not in feedback.tracking_comment(view)
+
+
+def test_a_queued_run_says_what_it_waits_for_and_how_to_leave_the_queue(
+    origin: Origin, task_config: TaskConfig
+) -> None:
+    run = _run("/code 5 --service trader", origin, task_config)
+    waiting = "Waiting for run `code-5-trader-aaaaaaaaaa` to finish: one agent at a time works in a workspace (position 1 in line)."
+    run["status"] = {"phase": "Queued", "message": waiting}
+    view = feedback.run_view(run)
+    comment = feedback.tracking_comment(view)
+    assert comment.startswith("⏳ **code task-5 (trader)** is **queued**")
+    assert waiting in comment and "Comment `/cancel` to take it out of the queue." in comment
+    check = feedback.check_run_state(view)
+    assert check["status"] == "queued"
+    assert [a["identifier"] for a in check["actions"]] == ["cancel"]

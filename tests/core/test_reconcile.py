@@ -20,7 +20,9 @@ from bot.core.reconcile import (
     agent_result,
     job_state,
     reconcile,
+    slot,
 )
+from bot.core.schedule import Admission
 from bot.core.taskconfig import CleanupConfig
 
 REPOSITORY_HTML_URL = "orchestrator.platform/repository-html-url"
@@ -343,3 +345,120 @@ def test_job_state_reads_counters_when_there_are_no_conditions() -> None:
     assert job_state(job(failed=1))[0] == "failed"
     assert job_state(job(succeeded=1))[0] == "succeeded"
     assert job_state(None)[0] == "absent"
+
+
+# --- the queue -------------------------------------------------------------------------------------
+
+
+def queued_plan(admission: Admission, run: dict[str, Any] | None = None, max_queue: int = 86400) -> Plan:
+    run = run or code_run()
+    run["metadata"]["creationTimestamp"] = (NOW - timedelta(minutes=5)).isoformat().replace("+00:00", "Z")
+    return reconcile(Observed(run, None, None, NOW, admission), CLEANUP, 3600, max_queue)
+
+
+@pytest.mark.parametrize(
+    ("admission", "message"),
+    [
+        pytest.param(
+            Admission(False, "workspace", "code-5-trader-aaaaaaaaaa", 2),
+            "Waiting for run `code-5-trader-aaaaaaaaaa` to finish: one agent at a time works in a workspace"
+            " (position 2 in line).",
+            id="workspace",
+        ),
+        pytest.param(
+            Admission(False, "maxActiveRuns", "x", 1),
+            "Waiting for a free slot: as many agents run as maxActiveRuns allows (position 1 in line).",
+            id="namespace limit",
+        ),
+        pytest.param(
+            Admission(False, "maxActiveRunsPerUser", "x", 3),
+            "Waiting: @alice already has as many agents running as maxActiveRunsPerUser allows"
+            " (position 3 in line).",
+            id="per-user limit",
+        ),
+    ],
+)
+def test_a_run_that_may_not_start_is_queued_and_says_for_what(admission: Admission, message: str) -> None:
+    run = code_run()
+    run["spec"]["githubUser"] = "alice"
+    plan = queued_plan(admission, run)
+    status = status_of(plan)
+    assert (status["phase"], status["message"]) == ("Queued", message)
+    assert EnsureChildren() not in plan.actions
+    assert RequeueAfter(30.0) in plan.actions
+    assert "jobName" not in status
+
+
+def test_an_admitted_run_leaves_the_queue_for_its_job() -> None:
+    queued = apply(code_run(), queued_plan(Admission(False, "workspace", "a", 1)))
+    queued["metadata"]["creationTimestamp"] = NOW.isoformat()
+    plan = reconcile(Observed(queued, None, None, NOW, Admission(True)), CLEANUP, 3600, 86400)
+    assert EnsureChildren() in plan.actions
+    assert [c["type"] for c in status_of(plan)["conditions"]] == ["Queued", "Pending"]
+
+
+def test_a_run_queued_too_long_fails_and_says_so() -> None:
+    status = status_of(queued_plan(Admission(False, "workspace", "a", 1), max_queue=60))
+    assert status["phase"] == "Failed"
+    assert status["message"] == "The run waited longer than 1 min for its turn and was not started."
+    assert status["conditions"][-1]["reason"] == "QueueTimeout"
+
+
+def test_cancelling_a_queued_run_never_makes_a_job() -> None:
+    run = code_run({"phase": "Queued"}, {CANCEL_ANNOTATION: "alice"})
+    plan = reconcile(
+        Observed(run, None, None, NOW, Admission(False, "workspace", "a", 1)), CLEANUP, 3600, 86400
+    )
+    assert status_of(plan)["phase"] == "Cancelled"
+    assert not [a for a in plan.actions if isinstance(a, EnsureChildren | DeleteJob)]
+
+
+SPEC = {
+    "taskId": 5,
+    "service": "trader",
+    "repositoryUrl": "git@github.com:demo-org/trader.git",
+    "platformRepositoryUrl": "git@github.com:demo-org/trader.git",
+    "branch": "main",
+    "workingDirectory": ".",
+    "model": "claude-sonnet-4-20250514",
+    "githubUser": "Alice",
+}
+
+
+@pytest.mark.parametrize(
+    ("status", "annotations", "observed_job", "state"),
+    [
+        pytest.param({}, {}, None, "waiting", id="new"),
+        pytest.param({"phase": "Queued"}, {}, None, "waiting", id="queued"),
+        pytest.param(
+            {"phase": "Pending", "jobName": "x"}, {}, None, "waiting", id="admitted, Job not made yet"
+        ),
+        pytest.param({"phase": "Pending", "jobName": "x"}, {}, job(), "active", id="Job made"),
+        pytest.param({"phase": "Running", "jobName": "x"}, {}, job(active=1), "active", id="running"),
+        pytest.param({"phase": "Running", "jobName": "x"}, {}, job(succeeded=1), "finished", id="Job done"),
+        pytest.param({"phase": "Running", "jobName": "x"}, {}, None, "finished", id="Job deleted"),
+        pytest.param({"phase": "Succeeded"}, {}, job(succeeded=1), "finished", id="succeeded, Job kept"),
+        pytest.param(
+            {"phase": "Queued"}, {CANCEL_ANNOTATION: "bob"}, None, "finished", id="cancel requested"
+        ),
+    ],
+)
+def test_how_the_scheduler_sees_a_run(
+    status: dict[str, Any], annotations: dict[str, str], observed_job: dict[str, Any] | None, state: str
+) -> None:
+    run = code_run(status, annotations)
+    run["spec"] = SPEC
+    run["metadata"]["creationTimestamp"] = "2026-12-03T10:00:00Z"
+    seen = slot(run, observed_job, "user")
+    assert seen.state == state
+    assert (seen.user, seen.created) == ("alice", "2026-12-03T10:00:00Z")
+    assert seen.workspace is not None and seen.workspace.startswith("workspace-trader-")
+
+
+def test_a_docs_run_holds_no_workspace() -> None:
+    run = {
+        "kind": "DocsRun",
+        "metadata": {"name": "docs-1", "creationTimestamp": "t"},
+        "spec": {"githubUser": "a"},
+    }
+    assert slot(run, None, "user").workspace is None
