@@ -86,8 +86,12 @@ def duration_text(milliseconds: int | None) -> str:
     return f"{hours}h {minutes}m" if hours else f"{minutes}m {whole}s"
 
 
+def turns_text(turns: object) -> str:
+    return "1 turn" if turns == 1 else f"{turns} turns"
+
+
 def result_line(result: Result) -> str:
-    facts = f"{result.num_turns if result.num_turns is not None else '?'} turns, "
+    facts = f"{turns_text(result.num_turns if result.num_turns is not None else '?')}, "
     facts += f"{duration_text(result.duration_ms)}, {cost_text(result.cost_usd)}"
     if not result.failed:
         return f"✅ finished ({facts})"

@@ -32,6 +32,8 @@ MIN_SECRET_LINE_LENGTH = 16
 _PEM_BEGIN = r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
 _PEM_END = r"-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
 
+_PEM_BEGIN_PATTERN = re.compile(_PEM_BEGIN)
+_PEM_END_PATTERN = re.compile(_PEM_END)
 _AUTHORIZATION_SEPARATOR = r"(?:\\?[\"'])?\s*[:=]\s*(?:\\?[\"'])?\s*"
 
 
@@ -116,3 +118,18 @@ def redact_value(value: Any, secrets: Secrets = NO_SECRETS) -> Any:
     if isinstance(value, (list, tuple)):
         return [redact_value(item, secrets) for item in value]
     return value
+
+
+def redact_stream_line(line: str, in_key: bool, secrets: Secrets = NO_SECRETS) -> tuple[str, bool]:
+    """One line of a log, where a private key may be printed over several lines (a script that cats
+    a key file): `in_key` says whether the lines before left a key block open. Returns the redacted
+    line and whether a key block is open after it. A JSON line (the agent's own) ends an open block:
+    the CLI never splits one of its lines."""
+    if in_key and not line.lstrip().startswith("{"):
+        end = _PEM_END_PATTERN.search(line)
+        if end is None:
+            return REDACTED, True
+        return REDACTED + redact(line[end.end() :], secrets), False
+    begins = list(_PEM_BEGIN_PATTERN.finditer(line))
+    opens = bool(begins) and _PEM_END_PATTERN.search(line, begins[-1].end()) is None
+    return redact(line, secrets), opens and not line.lstrip().startswith("{")

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.core.redact import REDACTED, Secrets, redact, redact_value
+from bot.core.redact import REDACTED, Secrets, redact, redact_stream_line, redact_value
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "claude-code-1.0.56"
 # The fake credentials planted in every transcript (fixtures README): in the second tool result.
@@ -212,3 +212,50 @@ def test_redacting_twice_changes_nothing_more(text: str) -> None:
 @given(secret=st.text(min_size=8).filter(lambda s: s.strip() and len(s.strip()) >= 8), around=st.text())
 def test_a_literal_secret_never_survives(secret: str, around: str) -> None:
     assert secret.strip() not in redact(around + secret + around, Secrets.of([secret]))
+
+
+def redact_stream(lines: list[str]) -> list[str]:
+    in_key, out = False, []
+    for line in lines:
+        redacted, in_key = redact_stream_line(line, in_key)
+        out.append(redacted)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        (
+            [
+                "cat key:",
+                "-----BEGIN RSA PRIVATE KEY-----",
+                "MIIEow",
+                "AAAA",
+                "-----END RSA PRIVATE KEY-----",
+                "done",
+            ],
+            ["cat key:", REDACTED, REDACTED, REDACTED, REDACTED, "done"],
+        ),
+        (
+            ["x -----BEGIN PRIVATE KEY-----", "MIIE", "-----END PRIVATE KEY----- after ghs_" + "a" * 36],
+            [f"x {REDACTED}", REDACTED, f"{REDACTED} after {REDACTED}"],
+        ),
+        (["-----BEGIN EC PRIVATE KEY-----", '{"type":"user"}'], [REDACTED, '{"type":"user"}']),
+        (
+            ['{"c":"-----BEGIN RSA PRIVATE KEY-----\\nMIIE"}', "not a key line"],
+            [f'{{"c":"{REDACTED}"}}', "not a key line"],
+        ),
+        (["-----BEGIN PRIVATE KEY-----\\nMIIE\\n-----END PRIVATE KEY-----", "plain"], [REDACTED, "plain"]),
+    ],
+    ids=[
+        "key printed over lines",
+        "key inside lines",
+        "a JSON line ends it",
+        "key inside a JSON line",
+        "whole key in one line",
+    ],
+)
+def test_a_key_printed_over_several_lines_of_a_log_is_redacted_whole(
+    lines: list[str], expected: list[str]
+) -> None:
+    assert redact_stream(lines) == expected
