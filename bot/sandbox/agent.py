@@ -9,7 +9,8 @@ hold planted fake credentials, which is what the redaction tests need.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import random
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 Transcript = tuple[tuple[float, str], ...]
@@ -103,6 +104,74 @@ def flood(lines_per_second: float, seconds: float, todos: int = 20) -> Transcrip
         )
     )
     return tuple(lines)
+
+
+def working(minutes: float, todos: int = 8, seed: int = 14) -> Transcript:
+    """An agent at a realistic pace for `minutes`: a tool call every 5-20 s (Read, Grep, Edit, Bash),
+    its result a few seconds later, now and then a sentence, the todo list moving on evenly over the
+    run, and a result line with its cost at the end. The same `seed` gives the same transcript."""
+    rng = random.Random(seed)
+    end = minutes * 60.0
+    lines: list[tuple[float, str]] = [
+        (
+            0.0,
+            json.dumps(
+                {"type": "system", "subtype": "init", "session_id": "work", "model": "m", "cwd": "/w"}
+            ),
+        )
+    ]
+    calls: tuple[tuple[str, Callable[[int], dict[str, object]]], ...] = (
+        ("Read", lambda n: {"file_path": f"/w/src/module_{n % 17}.py"}),
+        ("Grep", lambda n: {"pattern": f"def handler_{n % 11}", "path": "/w/src"}),
+        ("Edit", lambda n: {"file_path": f"/w/src/module_{n % 17}.py", "old_string": "a", "new_string": "b"}),
+        ("Bash", lambda n: {"command": "cargo test" if n % 3 else "cargo build"}),
+    )
+    at, n, done = 1.0, 0, -1
+    while at < end:
+        step = min(todos - 1, int(at / end * todos))
+        if step != done:
+            done = step
+            items = [
+                {
+                    "id": str(i),
+                    "content": f"Step {i + 1} of the task",
+                    "priority": "medium",
+                    "status": "completed" if i < step else "in_progress" if i == step else "pending",
+                }
+                for i in range(todos)
+            ]
+            tool = {"type": "tool_use", "id": f"todo{n}", "name": "TodoWrite", "input": {"todos": items}}
+            lines.append((at, _assistant(n, tool)))
+            at += 1.0
+        if rng.random() < 0.3:
+            text = {"type": "text", "text": f"Looking at the next part ({n})."}
+            lines.append((at, _assistant(n, text)))
+        name, given = calls[rng.randrange(len(calls))]
+        lines.append(
+            (at + 0.5, _assistant(n, {"type": "tool_use", "id": f"t{n}", "name": name, "input": given(n)}))
+        )
+        output = "\n".join(f"output line {k}" for k in range(rng.randrange(1, 40)))
+        result = {"type": "tool_result", "tool_use_id": f"t{n}", "content": output}
+        lines.append(
+            (
+                at + rng.uniform(1, 4),
+                json.dumps({"type": "user", "message": {"role": "user", "content": [result]}}),
+            )
+        )
+        at += rng.uniform(5, 20)
+        n += 1
+    result_line = {
+        "type": "result",
+        "subtype": "success",
+        "is_error": False,
+        "num_turns": 2 * n,
+        "duration_ms": int(end * 1000),
+        "total_cost_usd": round(0.02 * n, 4),
+        "result": "done",
+        "session_id": "work",
+    }
+    lines.append((end, json.dumps(result_line)))
+    return tuple(sorted(lines, key=lambda item: item[0]))
 
 
 def _assistant(n: int, block: Mapping[str, object]) -> str:

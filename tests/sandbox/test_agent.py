@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.core.transcript import fold_lines, outcome
-from bot.sandbox.agent import NAMES, flood, framed, recorded
+from bot.sandbox.agent import NAMES, flood, framed, recorded, working
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -39,3 +39,13 @@ def test_the_flood_has_its_rate_and_ends_with_a_result() -> None:
     assert outcome(progress, ended=True) == "success"
     assert progress.cost_usd == 1.25
     assert (progress.todos_done, len(progress.todos)) == (3, 20)
+
+
+def test_a_working_agent_moves_through_its_todos_and_ends_with_a_result() -> None:
+    transcript = working(30)
+    assert transcript == working(30)  # the same seed, the same transcript
+    assert transcript[-1][0] == 1800.0
+    assert 100 < len(transcript) < 600  # a tool call every 5-20 s
+    progress = fold_lines(line for _, line in transcript)
+    assert outcome(progress, ended=True) == "success"
+    assert (progress.todos_done, len(progress.todos)) == (7, 8)
