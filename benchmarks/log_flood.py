@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
 import json
 import tempfile
 import time
@@ -29,6 +28,7 @@ import aiohttp
 from benchmarks import procstat
 from benchmarks.registry import Benchmark
 from benchmarks.report import MIB, Target, machine, median, percentile, table, write_result
+from benchmarks.run_calls import milestone_of, progress_gaps
 from bot.sandbox.agent import flood
 from bot.sandbox.kube import JobOutcome
 from bot.sandbox.processes import BotProcess, stack_environment
@@ -160,8 +160,7 @@ async def measure(rate: float, seconds: float, workdir: Path) -> dict[str, Any]:
         for c in calls
         if c.operation_id == "issues/update-comment" and f"/{name} -->" in json.dumps(c.request_json)
     ]
-    running = [c.at for c in comment_edits if "is **running**" in c.request_json["body"]]
-    gaps = [b - a for a, b in itertools.pairwise(running)]
+    gaps = progress_gaps([(c.at, milestone_of(c.request_json["body"])) for c in comment_edits])
     status_writes = [
         r
         for r in requests

@@ -73,12 +73,10 @@ async def measure(minutes: float) -> dict[str, Any]:
     comment_edits = [c for c in calls if c.operation_id == "issues/update-comment"]
     check_edits = [c for c in calls if c.operation_id == "checks/update"]
 
-    def gaps(edits: list[Any], running: str) -> list[float]:
-        times = [c.at for c in edits if running in json.dumps(c.request_json)]
-        return [b - a for a, b in itertools.pairwise(times)]
-
-    comment_gaps = gaps(comment_edits, "is **running**")
-    check_gaps = gaps(check_edits, '"in_progress"')
+    comment_gaps = progress_gaps(
+        [(c.at, milestone_of(c.request_json.get("body", ""))) for c in comment_edits]
+    )
+    check_gaps = progress_gaps([(c.at, check_milestone(c.request_json)) for c in check_edits])
     return {
         "benchmark": "run-calls",
         "machine": machine(),
@@ -92,6 +90,10 @@ async def measure(minutes: float) -> dict[str, Any]:
         "min_gap_between_progress_comment_edits": round(min(comment_gaps), 2) if comment_gaps else None,
         "min_gap_between_progress_check_run_edits": round(min(check_gaps), 2) if check_gaps else None,
         "most_writes_in_60_s": per_minute,
+        "edit_times": {
+            "comment": [round(c.at - began, 1) for c in comment_edits],
+            "check_run": [round(c.at - began, 1) for c in check_edits],
+        },
         "writes_per_hour_rate": round(len(writes) / max(minutes, 1e-9) * 60, 1),
         "targets": [
             Target("GitHub writes in any 60 s window", float(per_minute), 80, True).as_dict(),
@@ -103,6 +105,26 @@ async def measure(minutes: float) -> dict[str, Any]:
             ).as_dict(),
         ],
     }
+
+
+def milestone_of(body: str) -> tuple[str, bool, bool]:
+    """What a person must see at once in a tracking comment: its phase, the result, the PR link."""
+    first = body.splitlines()[0] if body else ""
+    return (
+        first.rsplit("**", 2)[-2] if first.count("**") >= 4 else first,
+        "**Result:**" in body,
+        "/pull/" in body,
+    )
+
+
+def check_milestone(state: dict[str, Any]) -> tuple[Any, ...]:
+    summary = (state.get("output") or {}).get("summary", "")
+    return (state.get("status"), state.get("conclusion"), "**Result:**" in summary, "/pull/" in summary)
+
+
+def progress_gaps(edits: list[tuple[float, Any]]) -> list[float]:
+    """Seconds between consecutive edits that kept their milestone (shown for progress alone)."""
+    return [b[0] - a[0] for a, b in itertools.pairwise(edits) if a[1] == b[1]]
 
 
 def render(result: dict[str, Any]) -> str:

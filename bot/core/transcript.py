@@ -333,14 +333,13 @@ def fold(progress: AgentProgress, event: Event) -> AgentProgress:
     changes: dict[str, Any] = {"lines": progress.lines + 1}
     if isinstance(event, Init):
         changes.update(session_id=event.session_id, model=event.model, cwd=event.cwd)
+    elif isinstance(event, Assistant) and event.synthetic:
+        text = next((b.text for b in event.blocks if isinstance(b, TextBlock)), None)
+        changes.update(api_error=text, activity=one_line(text or "API error"))
     elif isinstance(event, Assistant):
-        if event.synthetic:
-            text = next((b.text for b in event.blocks if isinstance(b, TextBlock)), None)
-            changes.update(api_error=text, activity=one_line(text or "API error"))
-        elif event.message_id is None or event.message_id != progress.last_message_id:
+        if event.message_id is None or event.message_id != progress.last_message_id:
             changes.update(turns=progress.turns + 1, last_message_id=event.message_id)
-        if not event.synthetic:
-            changes.update(_assistant_changes(progress, event))
+        changes.update(_assistant_changes(progress, event))
     elif isinstance(event, User):
         denials = _denials(progress, event.blocks)
         if denials is not None:
