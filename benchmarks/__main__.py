@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from benchmarks import controller_scale, github_calls, intake, memory
+from benchmarks import controller_scale, github_calls, intake, log_flood, memory, run_calls
 from benchmarks.registry import Benchmark
 
 BENCHMARKS: tuple[Benchmark, ...] = (
@@ -18,6 +18,8 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     github_calls.BENCHMARK,
     controller_scale.BENCHMARK,
     memory.BENCHMARK,
+    run_calls.BENCHMARK,
+    log_flood.BENCHMARK,
 )
 
 

@@ -65,6 +65,10 @@ class ControllerOptions:
     identity: str = field(default_factory=default_identity)
     health_port: int | None = None
     """Serve /healthz and /metrics on this port (all interfaces); None: not at all."""
+    progress_seconds: float = 10.0
+    """A run's status.progress is written at most this often (bot/logfollow.py)."""
+    comment_edit_seconds: float = 15.0
+    """The tracking comment and check run of a run are edited at most this often for progress alone."""
 
 
 class Controller:
@@ -330,7 +334,9 @@ class Controller:
             elif isinstance(action, RequeueAfter):
                 self.queue.add_after((kind, name), action.seconds)
             elif isinstance(action, UpdateStatus):
-                await self.kube.patch_run_status(kind, namespace, name, action.status)
+                # status.progress belongs to the log follower: the copy read above may be older.
+                status = {key: value for key, value in action.status.items() if key != "progress"}
+                await self.kube.patch_run_status(kind, namespace, name, status)
                 log.info("%s %s is %s", kind, name, action.status.get("phase"), extra={"run": name})
 
     async def _ensure_children(self, run: dict[str, Any]) -> dict[str, Any] | None:

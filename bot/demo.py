@@ -26,9 +26,26 @@ from bot.core.resources import RunKind
 from bot.kube import Kube, api_client
 from bot.logs import configure_logging
 from bot.sandbox import payloads
+from bot.sandbox.agent import framed, recorded
 from bot.sandbox.kube import JobOutcome
-from bot.sandbox.stack import NAMESPACE, WEBHOOK_SECRET, Stack, agent_pushes_a_branch, running_stack
-from bot.sandbox.story import Check, Printer, answer_of, created_run, without_marker
+from bot.sandbox.stack import (
+    NAMESPACE,
+    WEBHOOK_SECRET,
+    Stack,
+    agent_pushes_a_branch,
+    pushed_branch,
+    running_stack,
+)
+from bot.sandbox.story import (
+    Check,
+    Printer,
+    answer_of,
+    created_run,
+    follow_progress,
+    result_line,
+    watch_comments,
+    without_marker,
+)
 
 T = TypeVar("T")
 STEP_TIMEOUT_SECONDS = 20.0
@@ -142,6 +159,13 @@ class Demo:
             f"CodeRun {name}: task {spec.get('taskId')}, service {spec.get('service')}, model {spec.get('model')}, user {spec.get('githubUser')}"
         )
         await self.show_run_children("CodeRun", name)
+        checklists = await follow_progress(self.out, self.stack, 5, name, STEP_TIMEOUT_SECONDS)
+        self.expect(
+            "code on issue",
+            "the comment showed the checklist as the agent worked",
+            f"{len(checklists)} states",
+            len(checklists) >= 2,
+        )
         phases = await self.follow_phases("CodeRun", name, ("Succeeded", "Failed"))
         self.expect("code on issue", "run succeeded", " → ".join(phases), phases[-1:] == ["Succeeded"])
         comment_id = int(sent["comment"]["id"])
@@ -160,6 +184,20 @@ class Demo:
         if comment is not None:
             self.out.line("💬 tracking comment, as GitHub shows it:")
             self.out.block(without_marker(comment["body"]))
+        self.expect(
+            "code on issue",
+            "the comment ends with the result, turns and cost",
+            result_line(comment["body"]) if comment else "no comment",
+            comment is not None and "15 turns" in comment["body"] and "$0.10" in comment["body"],
+        )
+        runs = await self.runs("CodeRun")
+        progress = next(
+            ((r.get("status") or {}).get("progress") or {} for r in runs if r["metadata"]["name"] == name), {}
+        )
+        self.out.line(
+            f"status.progress: {progress.get('todosDone')}/{progress.get('todosTotal')} todos, "
+            f"{progress.get('turns')} turns, ${progress.get('costUsd', 0):.2f} (kubectl get cr shows TURNS and COST)"
+        )
         pulls = [p for p in self.stack.gh.pulls(self.repo) if p["head"]["ref"] == "feature/task-5-trader"]
         url = pulls[0]["html_url"] if pulls else "none"
         self.out.line(f"🔗 pull request: {url}")
@@ -340,10 +378,19 @@ async def _job_gone(kube: Kube, name: str) -> bool:
 
 
 def demo_outcome(job: dict[str, Any]) -> JobOutcome:
-    """The simulated agent: pushes its branch after a moment; task 6 works long enough to cancel."""
+    """The simulated agent: the real CLI's transcript at its recorded pace (about 3 s), then it pushes
+    its branch; task 6 works long enough to cancel."""
     if (job["metadata"].get("labels") or {}).get("task-id") == LONG_TASK:
         return JobOutcome(succeeded=True, run_seconds=600)
-    return replace(agent_pushes_a_branch(job), run_seconds=0.5)
+    return replace(agent_pushes_a_branch(job), transcript=framed(recorded("success"), pushed_branch(job)))
+
+
+def watchable_outcome(job: dict[str, Any]) -> JobOutcome:
+    """After the script (--keep-running): the agent works for about a minute, so a person can watch
+    its checklist move in the tracking comment."""
+    return replace(
+        agent_pushes_a_branch(job), transcript=framed(recorded("success", speed=0.05), pushed_branch(job))
+    )
 
 
 async def run_demo(out: Printer, keep_running: bool, workdir: Path) -> int:
@@ -362,8 +409,9 @@ async def run_demo(out: Printer, keep_running: bool, workdir: Path) -> int:
             ok = await demo.play()
             demo.summary()
             if keep_running:
+                stack.default_outcome = watchable_outcome
                 _print_how_to_play(out, stack)
-                await _wait_forever()
+                await watch_comments(out, stack)
     return 0 if ok else 1
 
 
@@ -377,10 +425,8 @@ def _print_how_to_play(out: Printer, stack: Stack) -> None:
         2,
     )
     out.line(f"(webhook {stack.webhook_url}, secret {WEBHOOK_SECRET!r}: for your own signed deliveries)", 2)
-
-
-async def _wait_forever() -> None:
-    await asyncio.Event().wait()
+    out.line("A new run's agent now works for about a minute: its tracking comment's checklist is printed", 2)
+    out.line("here each time the bot edits it; `kubectl get cr` shows its TURNS and COST at the end.", 2)
 
 
 def register(subparsers: Any) -> None:

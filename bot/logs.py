@@ -1,5 +1,6 @@
 """Structured JSON logs: one object per line, with the GitHub delivery id on every line logged while a
-delivery is handled, and known secret values masked as a last line of defence."""
+delivery is handled, and every line passed through the one redaction function (`bot.core.redact`:
+credential patterns and the process's own secret values) as a last line of defence."""
 
 from __future__ import annotations
 
@@ -11,23 +12,22 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from bot.core.redact import REDACTED, Secrets, redact
+
 delivery_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("delivery_id", default=None)
 
 # Attributes every LogRecord has; anything else was passed with `extra=` and is logged as a field.
 _STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
-REDACTED = "[redacted]"
+__all__ = ["REDACTED", "JsonFormatter", "configure_logging", "delivery_id"]
 
 
 class JsonFormatter(logging.Formatter):
-    """Formats a record as one JSON object; `secrets` are replaced wherever they appear."""
+    """Formats a record as one JSON object; credentials and `secrets` are replaced wherever they appear
+    (also JSON-escaped, as they are in the dumped text)."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
-        # Short values would mask innocent text; real secrets are long. They appear JSON-escaped in
-        # the dumped text; escaping them once here, not per record, keeps logging cheap.
-        self._secrets = [
-            json.dumps(s)[1:-1] for s in sorted({s for s in secrets if len(s) >= 8}, key=len, reverse=True)
-        ]
+        self._secrets = Secrets.of(secrets)
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -44,12 +44,7 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return self._redact(json.dumps(entry, default=str))
-
-    def _redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, REDACTED)
-        return text
+        return redact(json.dumps(entry, default=str), self._secrets)
 
 
 def configure_logging(

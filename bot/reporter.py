@@ -6,6 +6,9 @@ loses nor repeats anything:
 - 👀 on the command comment, once;
 - one tracking comment, found again by its hidden marker, edited when its text changes;
 - a check run on the PR's head commit, with Cancel / Retry buttons;
+- the agent's progress in both (checklist, activity, cost, the log's tail: `status.progress`), edited
+  at most every `edit_interval` seconds when only progress changed (bot/core/throttle.py), and
+  everything redacted (bot/core/redact.py) before it leaves;
 - the pull request: the agent's (once GitHub confirms it is the run's branch in the run's repository),
   an open one for the pushed branch, or one the bot opens.
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -23,8 +27,10 @@ from gidgethub import BadRequest, InvalidField, ValidationError
 from bot.core import feedback
 from bot.core.feedback import RunView
 from bot.core.origin import ANNOTATION_PREFIX
+from bot.core.redact import NO_SECRETS, Secrets, redact, redact_value
 from bot.core.repositories import pull_request_number
 from bot.core.resources import RunKind
+from bot.core.throttle import EDIT_INTERVAL, EditThrottle
 from bot.errors import GitHubUnavailable, KubernetesUnavailable
 from bot.github import GitHubApp, GitHubClient, github_failures
 from bot.kube import Kube
@@ -59,12 +65,24 @@ CHECK_RUN = Mirror(
 
 
 class Reporter:
-    def __init__(self, github: GitHubApp, kube: Kube, namespace: str, workers: int = 2) -> None:
+    def __init__(
+        self,
+        github: GitHubApp,
+        kube: Kube,
+        namespace: str,
+        workers: int = 2,
+        *,
+        secrets: Secrets = NO_SECRETS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.github = github
         self.kube = kube
         self.namespace = namespace
         self.workers = workers
         self.queue: WorkQueue[RunKey] = WorkQueue(base_backoff=1.0, max_backoff=120.0)
+        self.secrets = secrets
+        self.clock = clock
+        self.throttle = EditThrottle(EDIT_INTERVAL)
 
     async def on_run(self, run: dict[str, Any]) -> None:
         """Run listener for the controller's watch."""
@@ -179,7 +197,9 @@ class Reporter:
     async def _tracking_comment(
         self, client: GitHubClient, run: dict[str, Any], view: RunView, annotations: dict[str, str]
     ) -> dict[str, str | None]:
-        body = feedback.tracking_comment(view)
+        body = redact(feedback.tracking_comment(view), self.secrets)
+        if self._hold_back(run, view, annotations, TRACKING_COMMENT, body):
+            return {}
         owner, repo = view.repository.split("/", 1)
 
         async def create() -> dict[str, Any]:
@@ -197,7 +217,7 @@ class Reporter:
                 data={"body": body},
             )
 
-        return await self._keep_in_step(
+        done = await self._keep_in_step(
             run,
             annotations,
             TRACKING_COMMENT,
@@ -206,6 +226,8 @@ class Reporter:
             create=create,
             update=update,
         )
+        self._edited(view, TRACKING_COMMENT, done)
+        return done
 
     async def _find_tracking_comment(self, client: GitHubClient, view: RunView) -> str | None:
         owner, repo = view.repository.split("/", 1)
@@ -223,7 +245,9 @@ class Reporter:
     async def _check_run(
         self, client: GitHubClient, run: dict[str, Any], view: RunView, annotations: dict[str, str]
     ) -> dict[str, str | None]:
-        state = feedback.check_run_state(view)
+        state: dict[str, Any] = redact_value(feedback.check_run_state(view), self.secrets)
+        if self._hold_back(run, view, annotations, CHECK_RUN, state):
+            return {}
         owner, repo = view.repository.split("/", 1)
 
         async def create() -> dict[str, Any]:
@@ -241,7 +265,7 @@ class Reporter:
                 data=state,
             )
 
-        return await self._keep_in_step(
+        done = await self._keep_in_step(
             run,
             annotations,
             CHECK_RUN,
@@ -250,6 +274,8 @@ class Reporter:
             create=create,
             update=update,
         )
+        self._edited(view, CHECK_RUN, done)
+        return done
 
     async def _find_check_run(self, client: GitHubClient, view: RunView) -> str | None:
         owner, repo = view.repository.split("/", 1)
@@ -344,3 +370,45 @@ class Reporter:
         await self.kube.patch_run(
             run["kind"], self.namespace, run["metadata"]["name"], {"metadata": {"annotations": values}}
         )
+
+    # --- progress edits, throttled (issue 14) ------------------------------------------------------
+
+    @property
+    def edit_interval(self) -> float:
+        """Seconds between two edits of a run's tracking comment that only show progress; the check
+        run's text waits four times as long."""
+        return self.throttle.interval
+
+    @edit_interval.setter
+    def edit_interval(self, seconds: float) -> None:
+        self.throttle.interval = seconds
+
+    def _interval_of(self, mirror: Mirror) -> float:
+        return self.throttle.interval * (4 if mirror is CHECK_RUN else 1)
+
+    def _hold_back(
+        self, run: dict[str, Any], view: RunView, annotations: dict[str, str], mirror: Mirror, content: Any
+    ) -> bool:
+        """True when this edit would only show progress and comes too soon: the run is looked at
+        again when it may be edited."""
+        if annotations.get(mirror.id_key) is None:
+            return False  # not created yet: creating is never held back
+        if annotations.get(mirror.fingerprint_key) == feedback.fingerprint(content):
+            return False  # nothing to edit anyway
+        delay = self.throttle.delay(
+            (view.name, mirror.what),
+            feedback.milestone(view),
+            self.clock(),
+            view.installation_id,
+            self._interval_of(mirror),
+        )
+        if delay <= 0:
+            return False
+        self.queue.add_after((run["kind"], view.name), delay)
+        return True
+
+    def _edited(self, view: RunView, mirror: Mirror, done: dict[str, str | None]) -> None:
+        if done.get(mirror.fingerprint_key):
+            self.throttle.edited(
+                (view.name, mirror.what), feedback.milestone(view), self.clock(), view.installation_id
+            )

@@ -12,10 +12,12 @@ from aiohttp import web
 
 from bot.config import Settings
 from bot.controller import Controller, ControllerOptions
+from bot.core.redact import Secrets
 from bot.github import GitHubApp, RetryPolicy
 from bot.handlers import build_router
 from bot.intake import Intake
 from bot.kube import Kube, TaskConfigUnavailable, api_client, task_config_unavailable_reason
+from bot.logfollow import FollowOptions, LogFollower
 from bot.metrics import WebhookMetrics
 from bot.redelivery import sweeper_for
 from bot.reporter import Reporter
@@ -104,10 +106,16 @@ async def run_controller_role(settings: Settings, options: ControllerOptions | N
             private_key=settings.private_key_pem(),
             api_url=settings.github.api_base,
         )
-        reporter = Reporter(github, kube, namespace)
+        secrets = Secrets.of([settings.github.webhook_secret.get_secret_value(), settings.private_key_pem()])
+        reporter = Reporter(github, kube, namespace, secrets=secrets)
+        reporter.edit_interval = options.comment_edit_seconds
+        follower = LogFollower(
+            kube, FollowOptions(namespace, status_interval=options.progress_seconds), secrets
+        )
         controller = Controller(kube, config, options)
         controller.run_listeners.append(reporter.on_run)
         controller.leader_tasks.append(reporter.run)
+        controller.leader_tasks.append(follower.run)
         controller.leader_tasks.append(sweeper_for(settings, github, kube).run)
         health = await controller.serve_health()
         try:

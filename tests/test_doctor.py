@@ -61,7 +61,7 @@ async def test_the_demos_setup_is_all_green(kube: LocalKubeAPI) -> None:
         "secret anthropic-api-key holds the API key under api-key",
         "the templates render for a sample run: DocsRun (4 files",
         "webhook service account orchestrator-bot-webhook may do all 10 things its role needs",
-        "controller service account orchestrator-bot-controller may do all 24 things its role needs",
+        "controller service account orchestrator-bot-controller may do all 27 things its role needs",
     ):
         assert expected in text
     assert text.rstrip().endswith("checks passed.")

@@ -19,9 +19,15 @@ from bot.core.resources import (
     RunKind,
 )
 
+# What the agent's transcript says (status.progress, written by the log follower).
+_PROGRESS_COLUMNS: list[dict[str, Any]] = [
+    {"name": "Turns", "type": "integer", "jsonPath": ".status.progress.turns"},
+    {"name": "Cost", "type": "number", "jsonPath": ".status.progress.costUsd", "description": "USD"},
+]
 _PRINTER_COLUMNS: dict[RunKind, list[dict[str, Any]]] = {
     "DocsRun": [
         {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+        *_PROGRESS_COLUMNS,
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     ],
     "CodeRun": [
@@ -29,6 +35,7 @@ _PRINTER_COLUMNS: dict[RunKind, list[dict[str, Any]]] = {
         {"name": "Service", "type": "string", "jsonPath": ".spec.service"},
         {"name": "Model", "type": "string", "jsonPath": ".spec.model"},
         {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+        *_PROGRESS_COLUMNS,
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     ],
 }

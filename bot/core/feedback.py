@@ -7,13 +7,16 @@ annotations) and sends only the difference, so a restart or a resync reports not
 from __future__ import annotations
 
 import hashlib
+import re
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pydantic.alias_generators import to_camel
 
+from bot.core.activity import cost_text, duration_text, turns_text
 from bot.core.commands.code import CODE
 from bot.core.commands.docs import DOCS
 from bot.core.markdown import code_span
@@ -79,6 +82,9 @@ class RunView:
             return "neutral"  # nothing to review: neither a green tick nor a failure
         return _CONCLUSIONS.get(self.phase or "")
 
+    progress: Mapping[str, Any] | None = None
+    """`status.progress`: what the agent's transcript says (written by the log follower)."""
+
     @property
     def finished(self) -> bool:
         return self.phase in _CONCLUSIONS
@@ -125,6 +131,7 @@ def run_view(run: dict[str, Any]) -> RunView:
         refused_tools=next(
             (c.get("message") for c in status.get("conditions") or [] if c.get("type") == TOOLS_REFUSED), None
         ),
+        progress=status.get("progress") if isinstance(status.get("progress"), dict) else None,
     )
 
 
@@ -190,6 +197,7 @@ def tracking_comment(view: RunView) -> str:
     lines = [f"{icon} **{view.title}** is **{word}**", "", "| | |", "|---|---|", table]
     if view.command:
         lines += ["", f"Command: {code_span(view.command)}"]
+    lines += progress_lines(view)
     if view.phase == "Failed" and view.message:
         lines += [
             "",
@@ -222,6 +230,9 @@ def check_run_state(view: RunView) -> dict[str, Any]:
         "external_id": view.name,
         "output": {"title": f"{view.title}: {word}", "summary": summary},
     }
+    text = check_run_text(view)
+    if text:
+        state["output"]["text"] = text
     if view.phase in _CONCLUSIONS:
         state["status"] = "completed"
         state["conclusion"] = view.conclusion
@@ -260,3 +271,102 @@ REPORTED_CHECK = ANNOTATION_PREFIX + "reported-check"
 TRACKING_COMMENT_ID = ANNOTATION_PREFIX + "tracking-comment-id"
 CHECK_RUN_ID = ANNOTATION_PREFIX + "check-run-id"
 REACTION = ANNOTATION_PREFIX + "reaction"
+
+
+# --- the agent's progress (issue 14): checklist, activity, result and cost, the activity log's tail ---
+
+CHECK_RUN_TEXT_LIMIT = 65_535
+"""GitHub refuses a check run's output.text longer than this."""
+_TODO_ICONS = {"completed": "✅", "in_progress": "🔄", "pending": "⬜"}
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+
+
+def markdown_text(text: str) -> str:
+    """Agent-written text shown as plain text: no Markdown, no HTML, no @-mentions, one line."""
+    text = " ".join(text.split())
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("@", "@\u200b")
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def progress_lines(view: RunView) -> list[str]:
+    """The progress part of the tracking comment: while running the checklist and what the agent is
+    doing; at the end the result, turns, duration and cost, and the checklist as it was left."""
+    progress = view.progress
+    if not progress:
+        return []
+    lines: list[str] = [""]
+    result = progress.get("result") if isinstance(progress.get("result"), dict) else None
+    if result is not None and view.phase != "Cancelled":
+        lines += _result_lines(progress, result)
+    todos = [t for t in progress.get("todos") or [] if isinstance(t, dict)]
+    if todos:
+        done, total = progress.get("todosDone", 0), progress.get("todosTotal", len(todos))
+        turns = progress.get("turns", 0)
+        lines.append(f"**Todos:** {done}/{total} done" + ("" if result else f" · {turns_text(turns)} so far"))
+        for todo in todos:
+            status = str(todo.get("status"))
+            content = markdown_text(str(todo.get("content", "")))
+            lines.append(
+                f"- {_TODO_ICONS.get(status, '⬜')} "
+                + (f"**{content}**" if status == "in_progress" else content)
+            )
+        if total > len(todos):
+            lines.append(f"- … and {total - len(todos)} more")
+    if not view.finished and progress.get("lastActivity") and not result:
+        if not todos:
+            lines.append(f"**So far:** {turns_text(progress.get('turns', 0))}")
+        lines += ["", f"**Now:** {code_span(str(progress['lastActivity']))}"]
+    return lines if len(lines) > 1 else []
+
+
+def _result_lines(progress: Mapping[str, Any], result: Mapping[str, Any]) -> list[str]:
+    turns = result.get("numTurns", progress.get("turns"))
+    facts = [turns_text(turns) if turns is not None else None]
+    facts.append(duration_text(result["durationMs"]) if isinstance(result.get("durationMs"), int) else None)
+    facts.append(cost_text(_number(progress.get("costUsd"))) if progress.get("costUsd") is not None else None)
+    shown = " · ".join(fact for fact in facts if fact)
+    if result.get("outcome") == "success":
+        return ["**Result:** ✅ success" + (f" · {shown}" if shown else ""), ""]
+    subtype = f" ({markdown_text(str(result['subtype']))})" if result.get("subtype") else ""
+    lines = [f"**Result:** ❌ the agent failed{subtype}" + (f" · {shown}" if shown else "")]
+    if result.get("error"):
+        lines.append("> " + markdown_text(str(result["error"])))
+    return [*lines, ""]
+
+
+def check_run_text(view: RunView) -> str | None:
+    """The check run's output.text: the activity log's last lines, for a person; on failure the error
+    first and the lines before it. Within GitHub's 65,535 characters."""
+    progress = view.progress or {}
+    tail = [str(line) for line in progress.get("tail") or [] if isinstance(line, str)]
+    result: Mapping[str, Any] = progress["result"] if isinstance(progress.get("result"), dict) else {}
+    failed = view.phase == "Failed" or (result.get("outcome") == "failure" and view.phase != "Cancelled")
+    if not tail and not (failed and result.get("error")):
+        return None
+    head: list[str] = []
+    if failed and result.get("error"):
+        head += [
+            "**Error:** " + markdown_text(str(result["error"])),
+            "",
+            f"The agent's last {len(tail)} steps, up to the error:",
+        ]
+    else:
+        head.append(f"The agent's last {len(tail)} steps:")
+    while True:
+        longest = max((len(run) for line in tail for run in re.findall(r"`+", line)), default=0)
+        fence = "`" * max(3, longest + 1)
+        text = "\n".join([*head, "", f"{fence}text", *tail, fence])
+        if len(text) <= CHECK_RUN_TEXT_LIMIT or not tail:
+            return text[:CHECK_RUN_TEXT_LIMIT]
+        tail = tail[len(tail) // 10 + 1 :]
+
+
+def milestone(view: RunView) -> tuple[Any, ...]:
+    """What a person must see at once (the phase, the PR link, the result); a change of anything
+    else (the checklist, the activity, the log's tail) waits for the edit throttle."""
+    result = (view.progress or {}).get("result")
+    return (view.phase, view.pull_request_url, bool(result), view.message if view.finished else None)

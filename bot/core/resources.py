@@ -108,6 +108,39 @@ class Condition(CamelModel):
     message: str | None = None
 
 
+class ProgressTodo(CamelModel):
+    content: str = Field(max_length=300)
+    status: Literal["pending", "in_progress", "completed"]
+
+
+class ProgressResult(CamelModel):
+    """How the agent's transcript ended: its `result` line, or its absence once the log ended."""
+
+    outcome: Literal["success", "failure"]
+    subtype: str | None = Field(default=None, max_length=100, description="The result line's subtype.")
+    error: str | None = Field(default=None, max_length=2000, description="Why the agent failed.")
+    num_turns: int | None = Field(default=None, ge=0)
+    duration_ms: int | None = Field(default=None, ge=0)
+
+
+class RunProgress(CamelModel):
+    """What the agent's transcript says so far (redacted), written by the controller's log follower."""
+
+    todos_done: int = Field(default=0, ge=0)
+    todos_total: int = Field(default=0, ge=0)
+    todos: list[ProgressTodo] = Field(default_factory=list, description="The agent's latest todo list.")
+    turns: int = Field(default=0, ge=0, description="The result's num_turns, or the model's replies so far.")
+    cost_usd: float | None = Field(default=None, ge=0, description="Total cost, from the result line.")
+    input_tokens: int | None = Field(default=None, ge=0)
+    output_tokens: int | None = Field(default=None, ge=0)
+    last_activity: str | None = Field(default=None, max_length=500, description="What the agent did last.")
+    lines: int = Field(default=0, ge=0, description="Lines of the agent's log read so far.")
+    ended: bool = Field(default=False, description="The agent's container has stopped.")
+    result: ProgressResult | None = None
+    tail: list[str] = Field(default_factory=list, description="The activity log's last lines.")
+    updated_at: str | None = None
+
+
 class DocsRunStatus(CamelModel):
     phase: Phase | None = None
     message: str | None = None
@@ -119,6 +152,7 @@ class DocsRunStatus(CamelModel):
     commit: str | None = Field(default=None, description="The commit the agent's work ended on.")
     session_id: str | None = Field(default=None, description="The agent's session, from its transcript.")
     conditions: list[Condition] = Field(default_factory=list)
+    progress: RunProgress | None = None
 
 
 class CodeRunStatus(DocsRunStatus):

@@ -29,6 +29,7 @@ from bot.core.crds import custom_resource_definition
 from bot.core.policy import SSH_PRIVATE_KEY, SSH_PUBLIC_KEY, ssh_secret_name
 from bot.roles import create_serve_app, run_controller_role
 from bot.sandbox import payloads
+from bot.sandbox.agent import framed, recorded
 from bot.sandbox.deliveries import send_webhook
 from bot.sandbox.github import LocalGitHubAPI
 from bot.sandbox.github.seed import DemoScene, seed_demo
@@ -52,9 +53,13 @@ def pushed_branch(job: dict[str, Any]) -> str:
 
 
 def agent_pushes_a_branch(job: dict[str, Any]) -> JobOutcome:
-    """The default simulated agent: works briefly, pushes its branch, opens no PR."""
+    """The default simulated agent: works briefly (the real CLI's successful transcript, 20 times faster
+    than recorded), pushes its branch, opens no PR."""
     result = {"branch": pushed_branch(job), "commit": uuid.uuid4().hex + "0" * 8, "pullRequestUrl": None}
-    return JobOutcome(succeeded=True, termination_message=json.dumps(result), run_seconds=0.3)
+    transcript = framed(recorded("success", speed=20), pushed_branch(job))
+    return JobOutcome(
+        succeeded=True, termination_message=json.dumps(result), run_seconds=0.3, transcript=transcript
+    )
 
 
 def cluster_objects(namespace: str = NAMESPACE) -> list[dict[str, Any]]:
@@ -208,8 +213,11 @@ async def running_stack(
     namespace: str = NAMESPACE,
     kubeconfig_path: Path | None = None,
     lease_seconds: int = 3,
+    progress_seconds: float = 0.5,
+    comment_edit_seconds: float = 1.0,
 ) -> AsyncIterator[Stack]:
-    """Start everything; the controller (with a short Lease) unless `controller=False`."""
+    """Start everything; the controller (with a short Lease) unless `controller=False`. Progress is
+    written and shown sooner than in production (`progress_seconds`, `comment_edit_seconds`)."""
     stack_ref: list[Stack] = []
 
     def decide(job: dict[str, Any]) -> JobOutcome:
@@ -242,6 +250,8 @@ async def running_stack(
             lease_duration=lease_seconds,
             renew_deadline=max(1.5, lease_seconds * 2 / 3),
             retry_period=1.0,
+            progress_seconds=progress_seconds,
+            comment_edit_seconds=comment_edit_seconds,
         )
         stack = Stack(kube, gh, scene, settings, session, controller_options=options)
         stack_ref.append(stack)

@@ -1,11 +1,16 @@
 """How the demo tells its story: a printer (colour on a terminal, plain text elsewhere), the checks it
-keeps, and how a webhook answer reads in one line."""
+keeps, how a webhook answer reads in one line, and the agent's progress as the tracking comment shows
+it (followed during the script, watched while the demo keeps running)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from dataclasses import dataclass
 from typing import TextIO
+
+from bot.sandbox.stack import Stack
 
 
 class Printer:
@@ -64,3 +69,70 @@ def created_run(answer: str) -> str | None:
 
 def without_marker(body: str) -> str:
     return "\n".join(line for line in body.splitlines() if not line.startswith("<!--"))
+
+
+def progress_part(body: str) -> str:
+    """The part of a tracking comment that shows the agent's progress (result, checklist, activity)."""
+    lines = body.splitlines()
+    start = next(
+        (i for i, line in enumerate(lines) if line.startswith(("**Result:**", "**Todos:**", "**So far:**"))),
+        None,
+    )
+    if start is None:
+        return ""
+    end = next(
+        (
+            i
+            for i, line in enumerate(lines)
+            if i > start and line.startswith(("Comment `/", "**Why it failed", "<!--"))
+        ),
+        len(lines),
+    )
+    return "\n".join(lines[start:end]).strip()
+
+
+def result_line(body: str) -> str:
+    return next((line for line in body.splitlines() if line.startswith("**Result:**")), "no result shown")
+
+
+async def watch_comments(out: Printer, stack: Stack) -> None:
+    """While the demo keeps running: print each change of a tracking comment's progress."""
+    shown: dict[int, str] = {}
+    while True:
+        for issue in (5, 7):
+            for comment in stack.gh.comments(stack.scene.repo, issue):
+                if comment["user"]["type"] != "Bot" or "orchestrator-run:" not in comment["body"]:
+                    continue
+                part = progress_part(comment["body"])
+                if part and shown.get(comment["id"]) != part:
+                    if comment["id"] in shown:
+                        out.line(f"💬 #{issue}: the tracking comment {comment['id']} changed:")
+                        out.block(part)
+                    shown[comment["id"]] = part
+        await asyncio.sleep(0.5)
+
+
+async def follow_progress(
+    out: Printer, stack: Stack, issue: int, name: str, within: float
+) -> list[list[str]]:
+    """Print the tracking comment's checklist and activity each time the bot edits them, until it
+    shows the agent's result; the checklists seen."""
+    marker = f"/{name} -->"
+    seen: list[list[str]] = []
+    shown = ""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        comments = stack.gh.comments(stack.scene.repo, issue)
+        body = next((c["body"] for c in comments if c["user"]["type"] == "Bot" and marker in c["body"]), "")
+        part = progress_part(body)
+        if part and part != shown:
+            shown = part
+            out.line("💬 the tracking comment now shows:")
+            out.block(part)
+            items = [line for line in part.splitlines() if line.startswith("- ")]
+            if items and (not seen or seen[-1] != items):
+                seen.append(items)
+        if "**Result:**" in part:
+            break
+        await asyncio.sleep(0.05)
+    return seen

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from benchmarks import run_calls
 from benchmarks.__main__ import BENCHMARKS, build_parser
 from benchmarks.intake import IntakeConfig, run_intake
 from benchmarks.intake_summary import render, targets
@@ -131,7 +132,20 @@ def test_percentile_is_nearest_rank() -> None:
 
 def test_every_benchmark_is_one_registered_subcommand() -> None:
     names = [benchmark.name for benchmark in BENCHMARKS]
-    assert names == ["intake", "github-calls", "controller-scale", "memory"]
+    assert names == ["intake", "github-calls", "controller-scale", "memory", "run-calls", "log-flood"]
     parser = build_parser()
     assert parser.parse_args(["intake", "--quick"]).quick is True
     assert parser.parse_args(["controller-scale", "--runs", "10"]).runs == 10
+    assert parser.parse_args(["run-calls", "--minutes", "2"]).minutes == 2
+    assert parser.parse_args(["log-flood", "--rate", "50", "--seconds", "5"]).rate == 50
+
+
+def test_a_short_run_counts_its_calls_and_edits() -> None:
+    """run-calls on a 6-second run: the harness sees the comment, the check run and their edits."""
+    result = asyncio.run(run_calls.measure(0.1))
+    operations = result["by_operation"]
+    assert operations["POST issues/create-comment"] == 1
+    assert operations["POST checks/create"] == 1
+    assert result["comment_edits"] == operations["PATCH issues/update-comment"] >= 1
+    assert result["most_writes_in_60_s"] <= result["writes"] <= result["calls"]
+    assert result["targets"][0]["name"] == "GitHub writes in any 60 s window"

@@ -122,5 +122,8 @@ def test_crd_shape(kind: RunKind) -> None:
     columns = [column["name"] for column in version["additionalPrinterColumns"]]
     assert (
         columns
-        == {"DocsRun": ["Phase", "Age"], "CodeRun": ["Task", "Service", "Model", "Phase", "Age"]}[kind]
+        == {
+            "DocsRun": ["Phase", "Turns", "Cost", "Age"],
+            "CodeRun": ["Task", "Service", "Model", "Phase", "Turns", "Cost", "Age"],
+        }[kind]
     )

@@ -102,6 +102,8 @@ def test_the_recording_covers_both_roles_both_run_kinds_and_the_lease(recording:
     assert ("controller", "docsruns/status", "patch") in seen
     assert ("controller", "leases", "update") in seen  # the Lease was renewed, not only taken
     assert ("controller", "jobs", "delete") in seen  # the cancel
+    assert ("controller", "pods/log", "get") in seen  # the log follower
+    assert ("controller", "pods", "watch") in seen
 
 
 def test_the_webhook_cannot_touch_jobs_and_the_controller_cannot_read_secrets() -> None:
@@ -114,7 +116,6 @@ def test_the_webhook_cannot_touch_jobs_and_the_controller_cannot_read_secrets() 
 def test_extra_controller_rules_are_appended() -> None:
     extra = grants(rendered("all"), "controller") - grants(rendered("default"), "controller")
     assert {(g.resource, g.verb) for g in extra} == {
-        ("pods/log", "get"),
         ("events", "create"),
         ("events", "patch"),
     }

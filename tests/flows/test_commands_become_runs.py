@@ -252,7 +252,7 @@ async def test_kubectl_get_cr_shows_the_printer_columns(
     )
     assert done.returncode == 0, done.stderr
     header, row = done.stdout.splitlines()[:2]
-    assert header.split() == ["NAME", "TASK", "SERVICE", "MODEL", "PHASE", "AGE"]
+    assert header.split() == ["NAME", "TASK", "SERVICE", "MODEL", "PHASE", "TURNS", "COST", "AGE"]
     assert row.split()[1:4] == ["5", "trader", "claude-sonnet-4-20250514"]
 
 

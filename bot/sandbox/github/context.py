@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -107,3 +108,5 @@ class Call:
     principal: str = "anonymous"
     fault: bool = False
     request_headers: dict[str, str] = field(default_factory=dict)
+    at: float = field(default_factory=time.monotonic)
+    """When it was answered (time.monotonic), for tests of how often the bot writes."""

@@ -16,6 +16,7 @@ from bot.sandbox.kube.cluster import Cluster
 from bot.sandbox.kube.errors import ApiError
 from bot.sandbox.kube.faults import Faults, RecordedRequest
 from bot.sandbox.kube.kubeconfig import write_kubeconfig
+from bot.sandbox.kube.logs import ContainerLogs
 from bot.sandbox.kube.resources import ResourceRegistry
 from bot.sandbox.kube.server import KubeHTTP
 from bot.sandbox.kube.simulator import FinishedHook, JobSimulator, OutcomeDecider
@@ -50,8 +51,15 @@ class LocalKubeAPI:
         self._cluster = Cluster(self._store, ResourceRegistry())
         self.faults = Faults(_compact=self._store.compact)
         self.requests: list[RecordedRequest] = []
-        self._http = KubeHTTP(self._cluster, self.faults, self.requests)
-        self._simulator = JobSimulator(self._cluster, job_outcome, on_job_finished) if simulate_jobs else None
+        self.logs = ContainerLogs()
+        """Every container's output (the Job simulator writes the agent's transcript here)."""
+        self._store.add_listener(self.logs.on_change)
+        self._http = KubeHTTP(self._cluster, self.faults, self.requests, self.logs)
+        self._simulator = (
+            JobSimulator(self._cluster, job_outcome, on_job_finished, logs=self.logs)
+            if simulate_jobs
+            else None
+        )
         self._kubeconfig_wanted = Path(kubeconfig_path) if kubeconfig_path is not None else None
         self._kubeconfig: Path | None = None
         self._kubeconfig_is_temporary = False
@@ -121,6 +129,7 @@ class LocalKubeAPI:
         runner, self._runner = self._runner, None
         if runner is not None:
             self._store.close_subscriptions()
+            self.logs.interrupt()
             await runner.cleanup()
 
     async def close(self) -> None:

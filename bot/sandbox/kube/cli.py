@@ -9,6 +9,7 @@ import signal
 import sys
 from typing import Any
 
+from bot.sandbox.agent import NAMES, recorded
 from bot.sandbox.kube.api import LocalKubeAPI
 from bot.sandbox.kube.errors import ApiError
 from bot.sandbox.kube.simulator import JobOutcome
@@ -49,6 +50,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="how long a simulated Job runs (default: %(default)s)",
     )
     parser.add_argument(
+        "--transcript",
+        choices=NAMES,
+        help="what each simulated Job's container prints (`pods/log`): a recorded claude CLI transcript",
+    )
+    parser.add_argument(
+        "--transcript-speed",
+        type=float,
+        default=1.0,
+        metavar="FACTOR",
+        help="replay the transcript this many times faster than it was recorded (default: %(default)s)",
+    )
+    parser.add_argument(
         "--apply",
         nargs="+",
         action="extend",
@@ -86,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    outcome = JobOutcome(run_seconds=args.job_seconds)
+    transcript = recorded(args.transcript, args.transcript_speed) if args.transcript else ()
+    outcome = JobOutcome(run_seconds=args.job_seconds, transcript=transcript)
     kube = LocalKubeAPI(
         port=args.port,
         host=args.host,

@@ -16,6 +16,7 @@ from bot.sandbox.kube.admission import WriteOptions, Written
 from bot.sandbox.kube.cluster import Cluster
 from bot.sandbox.kube.errors import ApiError
 from bot.sandbox.kube.faults import Faults, RecordedRequest
+from bot.sandbox.kube.logs import ContainerLogs, parse_options, serve_log, validate_options
 from bot.sandbox.kube.resources import ACCESS_REVIEW_TYPE, ResourceType
 from bot.sandbox.kube.selectors import parse_field_selector, parse_label_selector
 from bot.sandbox.kube.tables import table_version, to_table
@@ -83,10 +84,17 @@ async def _read_limited(request: web.Request) -> bytes:
 
 
 class KubeHTTP:
-    def __init__(self, cluster: Cluster, faults: Faults, requests: list[RecordedRequest]) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        faults: Faults,
+        requests: list[RecordedRequest],
+        logs: ContainerLogs | None = None,
+    ) -> None:
         self.cluster = cluster
         self.faults = faults
         self.requests = requests
+        self.logs = logs or ContainerLogs()
 
     def make_app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY_BYTES)
@@ -184,7 +192,10 @@ class KubeHTTP:
         subresource = rest[2] if len(rest) > 2 else ""
         if rtype.namespaced and namespace is None and name:
             raise ApiError.path_not_found()
-        if subresource and not (subresource == "status" and rtype.status_subresource):
+        if subresource and not (
+            (subresource == "status" and rtype.status_subresource)
+            or (subresource == "log" and rtype.kind == "Pod" and rtype.group == "")
+        ):
             raise ApiError.path_not_found()
         return Target(rtype, namespace, name, subresource)
 
@@ -208,6 +219,8 @@ class KubeHTTP:
                 raise ApiError.method_not_allowed()
             body = await self._body(request, _BODY_TYPES)
             return _json(access.review(self.cluster, target.rtype, body, user), 201)
+        if target.subresource == "log":
+            return await self._log(request, target)
         if request.method == "GET":
             return await self._read(request, target)
         if request.method == "DELETE":
@@ -316,6 +329,15 @@ class KubeHTTP:
                 to_table(rtype, objects, table, include_object, str(self.cluster.store.resource_version))
             )
         return _json(self.cluster.list(rtype, namespace, labels, fields))
+
+    async def _log(self, request: web.Request, target: Target) -> web.StreamResponse:
+        """`pods/log`: options decoded (400) and validated (422) before the Pod is looked up (404)."""
+        if request.method != "GET":
+            raise ApiError.method_not_allowed()
+        options = parse_options(request.query)
+        validate_options(options, target.name)
+        pod = self.cluster.get(target.rtype, target.namespace or "", target.name)
+        return await serve_log(request, pod, self.logs, options)
 
     async def _delete(self, request: web.Request, target: Target) -> web.Response:
         body: Obj = {}

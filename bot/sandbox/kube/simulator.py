@@ -1,8 +1,12 @@
 """The Job controller and kubelet of the local cluster, reduced to what a Job's watcher can see.
 
 For each new Job: a Pod `<job>-<5 chars>` with the labels and ownerReference the Job controller
-gives it, Job status active, the Pod Running; after the outcome's `run_seconds` the container
-terminates (exit 0 + termination message, or a failure) and the Job gets the 1.31+ condition pairs
+gives it (the Job's template: `batch.kubernetes.io/job-name`, `job-name`, `controller-uid`,
+`batch.kubernetes.io/controller-uid`), its container waiting (ContainerCreating) for the outcome's
+`start_seconds`, then Running, Job status active. While it runs, the container writes the outcome's
+`transcript` to its log (`pods/log`), each line at its offset. After `run_seconds` (at least until
+the last line) the container terminates (exit 0 + termination message, or a failure) and the Job
+gets the 1.31+ condition pairs
 (SuccessCriteriaMet → Complete, FailureTarget → Failed). `activeDeadlineSeconds` shorter than the run
 fails the Job with DeadlineExceeded and deletes its Pod; `backoffLimit` retries failed Pods
 (without back-off delays); `ttlSecondsAfterFinished` deletes finished Jobs. Deleting a Job cancels
@@ -24,6 +28,7 @@ from typing import Any
 from bot.sandbox.kube.cluster import Cluster
 from bot.sandbox.kube.defaults import qos_class
 from bot.sandbox.kube.errors import ApiError
+from bot.sandbox.kube.logs import ContainerLogs
 from bot.sandbox.kube.meta import timestamp
 from bot.sandbox.kube.resources import JOB_TYPE, POD_TYPE
 from bot.sandbox.kube.store import StoredEvent
@@ -40,7 +45,9 @@ class JobOutcome:
     `termination_message` is what it writes to its termination log (the Pod's
     `containerStatuses[0].state.terminated.message`); on failure `reason` is the container's
     termination reason ("Error", "OOMKilled"...) and `message` replaces the Job's Failed condition
-    message. `run_seconds` is how long the container runs.
+    message. `run_seconds` is how long the container runs (at least until its last transcript line);
+    `start_seconds` how long it waits to start (ContainerCreating). `transcript` is what the container
+    prints: (seconds after it started, line) pairs.
     """
 
     succeeded: bool = True
@@ -49,6 +56,13 @@ class JobOutcome:
     message: str | None = None
     run_seconds: float = 0.2
     exit_code: int | None = None
+    transcript: tuple[tuple[float, str], ...] = ()
+    start_seconds: float = 0.0
+
+    @property
+    def duration(self) -> float:
+        """How long the container runs: `run_seconds`, or until its last line if that comes later."""
+        return max(self.run_seconds, self.transcript[-1][0] if self.transcript else 0.0)
 
 
 OutcomeDecider = Callable[[Obj], "JobOutcome | Awaitable[JobOutcome]"]
@@ -76,11 +90,17 @@ def _setting(values: Obj) -> Callable[[Obj], None]:
 
 class JobSimulator:
     def __init__(
-        self, cluster: Cluster, decide: OutcomeDecider | None = None, on_finished: FinishedHook | None = None
+        self,
+        cluster: Cluster,
+        decide: OutcomeDecider | None = None,
+        on_finished: FinishedHook | None = None,
+        *,
+        logs: ContainerLogs | None = None,
     ) -> None:
         self._cluster = cluster
         self._decide = decide
         self.on_finished = on_finished
+        self.logs = logs or ContainerLogs()
         self._runs: dict[str, asyncio.Task[None]] = {}
         self._started = False
         cluster.store.add_listener(self._on_change)
@@ -171,23 +191,32 @@ class JobSimulator:
         while True:
             outcome = await self._outcome(job)
             pod = self._create_pod(job)
+            if outcome.start_seconds:
+                await asyncio.sleep(outcome.start_seconds)
             self._pod_running(pod)
             self._job_status(job, _setting({"ready": 1}))
-            remaining = (
-                None if deadline_seconds is None else float(deadline_seconds) - (time.monotonic() - began)
-            )
-            if remaining is not None and remaining < outcome.run_seconds:
-                await asyncio.sleep(max(remaining, 0))
-                self._delete_pod(pod)
-                await self._finish(
-                    job,
-                    outcome,
-                    failures + 1,
-                    "DeadlineExceeded",
-                    "Job was active longer than specified deadline",
+            writer = asyncio.get_running_loop().create_task(self._write_transcript(pod, outcome))
+            try:
+                remaining = (
+                    None if deadline_seconds is None else float(deadline_seconds) - (time.monotonic() - began)
                 )
-                return
-            await asyncio.sleep(outcome.run_seconds)
+                if remaining is not None and remaining < outcome.duration:
+                    await asyncio.sleep(max(remaining, 0))
+                    writer.cancel()
+                    self._delete_pod(pod)
+                    await self._finish(
+                        job,
+                        outcome,
+                        failures + 1,
+                        "DeadlineExceeded",
+                        "Job was active longer than specified deadline",
+                    )
+                    return
+                await asyncio.sleep(outcome.duration)
+                await writer
+            finally:
+                writer.cancel()
+            self._terminate_logs(pod)
             self._pod_terminated(pod, outcome)
             if outcome.succeeded:
                 await self._finish(job, outcome, failures, None, None)
@@ -256,6 +285,27 @@ class JobSimulator:
 
     # Pods
 
+    async def _write_transcript(self, pod: Obj, outcome: JobOutcome) -> None:
+        """The agent container prints its transcript, each line at its offset from the start."""
+        container = self._agent_container(pod)
+        if container is None:
+            return
+        started = time.monotonic()
+        for offset, line in outcome.transcript:
+            delay = started + offset - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self.logs.write(pod, container, line)
+
+    def _terminate_logs(self, pod: Obj) -> None:
+        for container in (pod.get("spec") or {}).get("containers") or []:
+            self.logs.terminate(pod, container["name"])
+
+    @staticmethod
+    def _agent_container(pod: Obj) -> str | None:
+        containers = (pod.get("spec") or {}).get("containers") or []
+        return str(containers[0]["name"]) if containers else None
+
     def _create_pod(self, job: Obj) -> Obj:
         metadata = job["metadata"]
         template = copy.deepcopy((job.get("spec") or {}).get("template") or {})
@@ -286,6 +336,19 @@ class JobSimulator:
                 "phase": "Pending",
                 "qosClass": qos_class(pod_spec),
                 "conditions": [{"type": "PodScheduled", "status": "True", "lastTransitionTime": timestamp()}],
+                # what the kubelet reports while it pulls the image and creates the container
+                "containerStatuses": [
+                    {
+                        "name": c["name"],
+                        "image": c.get("image", ""),
+                        "imageID": "",
+                        "ready": False,
+                        "restartCount": 0,
+                        "started": False,
+                        "state": {"waiting": {"reason": "ContainerCreating"}},
+                    }
+                    for c in pod_spec.get("containers") or []
+                ],
             },
         }
         if not pod["metadata"]["annotations"]:
