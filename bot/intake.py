@@ -17,8 +17,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from gidgethub import sansio
-
 from bot.core import feedback, policy, runs
 from bot.core.commands import Accepted, CommandContext, Parsed, Rejected, help_text, parse
 from bot.core.commands.cancel import CANCEL, CancelArgs
@@ -26,7 +24,8 @@ from bot.core.commands.code import CODE, CodeArgs
 from bot.core.commands.docs import DocsArgs
 from bot.core.commands.retry import RETRY, RetryArgs
 from bot.core.comments import CommandLine
-from bot.core.origin import Origin, from_check_run, from_issue_comment, from_issue_labeled
+from bot.core.events import CheckRunEvent, Event, IssueCommentEvent, IssuesEvent, PullRequestEvent
+from bot.core.origin import Origin
 from bot.core.reconcile import CANCEL_ANNOTATION
 from bot.core.resources import ACTIVE_PHASES, RUN_NAME, RunKind
 from bot.core.taskconfig import TaskConfig
@@ -122,35 +121,32 @@ class Intake:
 
     # --- event handlers -------------------------------------------------------------------------
 
-    async def on_issue_comment(self, event: sansio.Event) -> Outcome | None:
-        if event.data.get("action") != "created":
+    async def on_issue_comment(self, event: Event[IssueCommentEvent]) -> Outcome | None:
+        if event.data.action != "created":
             return None  # edited and deleted comments never start anything
-        origin = from_issue_comment(event.data, event.delivery_id)
+        origin = event.data.origin(event.delivery_id)
         if policy.is_automation(origin.sender, origin.sender_type):
-            return Outcome(f"ignored comment by {origin.sender}")
+            return Outcome.skipped(f"ignored comment by {origin.sender}")
         config = await self.task_config.get()
-        parsed = parse(event.data["comment"].get("body") or "", CommandContext(tuple(config.models.allowed)))
+        parsed = parse(event.data.comment.body, CommandContext(tuple(config.models.allowed)))
         if not parsed.addressed_to_us:
             return None
         return await self._carry_out(parsed, origin, config, f"comment-{origin.comment_id}")
 
-    async def on_labeled(self, event: sansio.Event) -> Outcome | None:
+    async def on_labeled(self, event: Event[IssuesEvent | PullRequestEvent]) -> Outcome | None:
         """`issues` or `pull_request` labeled with the docs or code label."""
-        label = (event.data.get("label") or {}).get("name")
+        label = event.data.label_name
         if label not in (self.docs_label, self.code_label):
             return None
-        data = dict(event.data)
-        if event.event == "pull_request":
-            data["issue"] = {**data["pull_request"], "pull_request": {}}
-        origin = from_issue_labeled(data, event.delivery_id)
+        origin = event.data.origin(event.delivery_id)
         if policy.is_automation(origin.sender, origin.sender_type):
-            return Outcome(f"ignored label by {origin.sender}")
+            return Outcome.skipped(f"ignored label by {origin.sender}")
         config = await self.task_config.get()
         context = CommandContext(tuple(config.models.allowed))
         marker = f"label-{label}-{origin.run_identity}"
         if label == self.docs_label:
             return await self._carry_out(parse("/docs", context), origin, config, marker)
-        body = data["issue"].get("body") or ""
+        body = event.data.issue.body or ""
         from_body = parse(body, context)
         code_lines = [a for a in from_body.accepted if a.spec.name == "code"]
         code_rejections = [r for r in from_body.rejected if r.line.text.lower().startswith("/code")]
@@ -166,21 +162,22 @@ class Intake:
         )
         return await self._carry_out(Parsed((), (missing,)), origin, config, marker)
 
-    async def on_check_run(self, event: sansio.Event) -> Outcome | None:
+    async def on_check_run(self, event: Event[CheckRunEvent]) -> Outcome | None:
         """The Cancel / Retry buttons (`requested_action`) and "Re-run" (`rerequested`) on our check runs."""
-        check = event.data.get("check_run") or {}
-        run_name = check.get("external_id") or ""
-        if str((check.get("app") or {}).get("id")) != str(self.github.app_id) or not re.fullmatch(
+        check = event.data.check_run
+        run_name = check.external_id or ""
+        if str(check.app.id if check.app else None) != str(self.github.app_id) or not re.fullmatch(
             RUN_NAME, run_name
         ):
             return None  # another App's check run
         run = await self._find_run(run_name)
         if run is None:
             return Outcome(f"check run for unknown run {run_name}")
-        origin = from_check_run(event.data, event.delivery_id, run["metadata"].get("annotations") or {})
+        origin = event.data.origin(event.delivery_id, run["metadata"].get("annotations") or {})
         if policy.is_automation(origin.sender, origin.sender_type):
-            return Outcome(f"ignored check run action by {origin.sender}")
-        identifier = (event.data.get("requested_action") or {}).get("identifier", feedback.RETRY_ACTION)
+            return Outcome.skipped(f"ignored check run action by {origin.sender}")
+        requested = event.data.requested_action
+        identifier = (requested.identifier if requested else None) or feedback.RETRY_ACTION
         line = CommandLine(0, f"/{identifier} {run_name}")
         spec = CANCEL if identifier == feedback.CANCEL_ACTION else RETRY
         args = CancelArgs(run=run_name) if spec is CANCEL else RetryArgs(run=run_name)
