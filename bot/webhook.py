@@ -24,10 +24,13 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
+from gidgethub import BadRequest
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import ValidationError
 
 from bot.config import Settings
 from bot.core.events import MODELS, Event, Malformed, decode
@@ -68,6 +71,8 @@ class Outcome:
 class DispatchResult:
     outcomes: list[Outcome] = field(default_factory=list)
     unavailable: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    """Why the delivery's own content could not be acted on (see `_refusal`)."""
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -110,7 +115,12 @@ class EventRouter:
             except UpstreamUnavailable as exc:
                 log.warning("handler %s could not finish: %s", handler.__qualname__, exc)
                 result.unavailable.append(str(exc))
-            except Exception:
+            except Exception as exc:
+                reason = _refusal(exc)
+                if reason is not None:
+                    log.warning("handler %s refused the delivery: %s", handler.__qualname__, reason)
+                    result.refused.append(reason)
+                    continue
                 log.exception("handler %s failed", handler.__qualname__)
                 metrics.handler_errors.labels(event.event).inc()
                 result.errors.append(handler.__qualname__)
@@ -202,6 +212,9 @@ class WebhookApp:
         if result.errors:
             self._start_follow_ups(result)
             return event_name, _answer_json(500, {"event": event_name, "outcome": "error"}), "error"
+        if result.refused:
+            self._start_follow_ups(result)
+            return event_name, _refuse(400, "; ".join(result.refused)), "bad_request"
         if not result.outcomes:
             log.debug("nothing to do for %s", event_name)
             return event_name, _answer_nothing_to_do(event_name), NOTHING_TO_DO
@@ -346,6 +359,22 @@ _JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 def _refuse(status: int, reason: str, *, field: str | None = None) -> web.Response:
     log.warning("refused delivery: %s", reason, extra={"status": status})
     return _answer_json(status, {"error": reason} if field is None else {"error": reason, "field": field})
+
+
+def _refusal(exc: Exception) -> str | None:
+    """Why a handler's failure is the delivery's content and not a bug or an outage, or None.
+
+    - a run's resource model refused a value the delivery carried (an SSH URL or a default branch a
+      run cannot take): every run is validated before it is stored;
+    - GitHub answered 404 or 410 for what the delivery names (an installation, a pull request that
+      does not exist, or no longer): sending it again changes nothing."""
+    if isinstance(exc, ValidationError):
+        first = exc.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
+        return f"the delivery holds a value a run cannot take: {where}: {first['msg']}"
+    if isinstance(exc, BadRequest) and exc.status_code in (HTTPStatus.NOT_FOUND, HTTPStatus.GONE):
+        return f"GitHub does not know what the delivery names: {exc.status_code.value} {exc}"
+    return None
 
 
 def _answer_json(status: int, body: dict[str, Any], *, retry_after: bool = False) -> web.Response:

@@ -8,10 +8,14 @@ import io
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from http import HTTPStatus
+from typing import Any
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from gidgethub import BadRequest
+from pydantic import BaseModel, Field, ValidationError
 
 from bot.config import Settings
 from bot.core.events import Event, PingEvent
@@ -287,6 +291,53 @@ async def test_handler_bug_makes_500(aiohttp_client: ClientFactory, settings: Se
     assert response.status == 500
 
 
+def _spec_refusal() -> Exception:
+    class Spec(BaseModel):
+        branch: str = Field(pattern=r"^[a-z]+$")
+
+    try:
+        Spec(branch="ü")
+    except ValidationError as exc:
+        return exc
+    raise AssertionError("the model accepted the value")
+
+
+@pytest.mark.parametrize(
+    ("raised", "status", "reason"),
+    [
+        pytest.param(
+            _spec_refusal, 400, "a value a run cannot take: branch: String should match", id="run spec"
+        ),
+        pytest.param(lambda: BadRequest(HTTPStatus.NOT_FOUND), 400, "GitHub does not know", id="GitHub 404"),
+        pytest.param(lambda: BadRequest(HTTPStatus.GONE), 400, "GitHub does not know", id="GitHub 410"),
+        pytest.param(lambda: BadRequest(HTTPStatus.FORBIDDEN), 500, None, id="GitHub 403 is ours to fix"),
+        pytest.param(lambda: KeyError("bug"), 500, None, id="a bug"),
+    ],
+)
+async def test_what_the_delivery_names_is_refused_and_bugs_are_500(
+    aiohttp_client: ClientFactory,
+    settings: Settings,
+    raised: Callable[[], Exception],
+    status: int,
+    reason: str | None,
+) -> None:
+    router = EventRouter()
+
+    async def handler(event: Event[PingEvent]) -> Outcome:
+        raise raised()
+
+    router.add(handler, "ping")
+    client = await aiohttp_client(create_app(settings, router))
+    response = await client.post(
+        "/webhook",
+        data=PING_BODY,
+        headers=delivery_headers(**{"X-Hub-Signature-256": sha256_signature(PING_BODY)}),
+    )
+    assert response.status == status
+    if reason is not None:
+        assert reason in (await response.json())["error"]
+
+
 async def test_follow_up_runs_after_the_answer(aiohttp_client: ClientFactory, settings: Settings) -> None:
     ran: list[str] = []
     router = EventRouter()
@@ -371,3 +422,69 @@ async def test_log_lines_carry_the_delivery_id_and_never_the_secret(client: Clie
     assert {line["delivery"] for line in webhook_lines} == {"abc-123", "forged-9"}
     assert WEBHOOK_SECRET not in stream.getvalue()
     assert lines[-1]["message"] == "echo [redacted]"
+
+
+@pytest.mark.parametrize(
+    ("answer", "done"),
+    [
+        pytest.param(None, None, id="the handler returned nothing"),
+        pytest.param(Outcome.skipped("ignored comment by a bot"), ["ignored comment by a bot"], id="skipped"),
+    ],
+)
+async def test_a_delivery_that_does_nothing_is_counted_and_not_logged_at_info(
+    aiohttp_client: ClientFactory,
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+    answer: Outcome | None,
+    done: list[str] | None,
+) -> None:
+    router = EventRouter()
+
+    async def handler(event: Event[PingEvent]) -> Outcome | None:
+        return answer
+
+    router.add(handler, "ping")
+    client = await aiohttp_client(create_app(settings, router))
+    with caplog.at_level(logging.DEBUG, logger="bot.webhook"):
+        response = await client.post(
+            "/webhook",
+            data=PING_BODY,
+            headers=delivery_headers(**{"X-Hub-Signature-256": sha256_signature(PING_BODY)}),
+        )
+    assert response.status == 200
+    body = await response.json()
+    assert body["outcome"] == "nothing_to_do"
+    assert body.get("done") == done
+    levels = {record.levelno for record in caplog.records if record.name == "bot.webhook"}
+    assert levels == {logging.DEBUG}
+    metrics = await (await client.get("/metrics")).text()
+    assert 'orchestrator_webhook_deliveries_total{event="ping",outcome="nothing_to_do"} 1.0' in metrics
+
+
+async def test_an_action_nobody_handles_runs_no_handler(
+    aiohttp_client: ClientFactory, settings: Settings
+) -> None:
+    router = EventRouter()
+    seen: list[str] = []
+
+    async def on_created(event: Event[Any]) -> Outcome:
+        seen.append(event.event)
+        return Outcome("acted")
+
+    router.add(on_created, "installation", action="created")
+    client = await aiohttp_client(create_app(settings, router))
+    body = json.dumps({"action": "deleted", "installation": {"id": 1}}).encode()
+    response = await client.post(
+        "/webhook",
+        data=body,
+        headers=delivery_headers("installation", **{"X-Hub-Signature-256": sha256_signature(body)}),
+    )
+    assert (response.status, (await response.json())["outcome"], seen) == (200, "nothing_to_do", [])
+
+
+def test_a_handler_for_an_event_without_a_model_is_refused_at_registration() -> None:
+    async def on_push(event: Event[Any]) -> None:
+        return None
+
+    with pytest.raises(ValueError, match="no model to decode 'push' events"):
+        EventRouter().add(on_push, "push")

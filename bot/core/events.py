@@ -30,9 +30,14 @@ from typing import Annotated, Any, ClassVar, Generic, TypeVar
 import msgspec
 
 from bot.core.origin import Envelope, Origin, from_check_run, from_issue_comment, from_issue_labeled
+from bot.core.resources import GITHUB_LOGIN
 
 Id = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 """GitHub's ids and numbers are 64-bit; anything larger is not GitHub's."""
+FullName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", max_length=200)]
+"""owner/name, in the characters GitHub allows in both."""
+Login = Annotated[str, msgspec.Meta(pattern=GITHUB_LOGIN.removesuffix("$") + r"(\[bot\])?$", max_length=44)]
+"""A user's or organization's login, or an App's bot account (`name[bot]`)."""
 
 
 class _Model(msgspec.Struct, frozen=True, kw_only=True):
@@ -43,16 +48,22 @@ class _Model(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Repository(_Model, frozen=True, kw_only=True):
+    """`full_name` must be owner/name (API paths are built from its two halves). The SSH URL and the
+    default branch are checked where a run uses them: GitHub sends URLs such as
+    `org-6811672@github.com:octo-org/octo-repo.git` (SSH certificate authorities) and branch names
+    beyond what a run accepts, on repositories where most deliveries have nothing to do with runs."""
+
     id: Id
-    full_name: str
+    full_name: FullName
     ssh_url: str
     default_branch: str
 
 
 class Account(_Model, frozen=True, kw_only=True):
-    """A user, bot or organization (`sender`, an installation's `account`)."""
+    """A user, bot or organization (`sender`, an installation's `account`). Runs act as the sender,
+    under its login (and the SSH secret named after it), so the login must have GitHub's form."""
 
-    login: str
+    login: Login
     type: str = "User"
 
 
