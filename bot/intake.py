@@ -124,13 +124,14 @@ class Intake:
     async def on_issue_comment(self, event: Event[IssueCommentEvent]) -> Outcome | None:
         if event.data.action != "created":
             return None  # edited and deleted comments never start anything
-        origin = event.data.origin(event.delivery_id)
-        if policy.is_automation(origin.sender, origin.sender_type):
-            return Outcome.skipped(f"ignored comment by {origin.sender}")
+        sender = event.data.sender
+        if policy.is_automation(sender.login, sender.type):
+            return Outcome.skipped(f"ignored comment by {sender.login}")
         config = await self.task_config.get()
         parsed = parse(event.data.comment.body, CommandContext(tuple(config.models.allowed)))
         if not parsed.addressed_to_us:
             return None
+        origin = event.data.origin(event.delivery_id)
         return await self._carry_out(parsed, origin, config, f"comment-{origin.comment_id}")
 
     async def on_labeled(self, event: Event[IssuesEvent | PullRequestEvent]) -> Outcome | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import io
@@ -21,7 +22,7 @@ from bot.config import Settings
 from bot.core.events import Event, PingEvent
 from bot.errors import KubernetesUnavailable
 from bot.logs import JsonFormatter
-from bot.webhook import WEBHOOK_APP, EventRouter, Outcome, create_app
+from bot.webhook import WEBHOOK_APP, EventRouter, Outcome, Turns, create_app
 
 from .conftest import WEBHOOK_SECRET
 
@@ -488,3 +489,60 @@ def test_a_handler_for_an_event_without_a_model_is_refused_at_registration() -> 
 
     with pytest.raises(ValueError, match="no model to decode 'push' events"):
         EventRouter().add(on_push, "push")
+
+
+async def test_turns_bound_the_deliveries_in_flight_and_hand_over_in_order() -> None:
+    turns = Turns(2)
+    order: list[str] = []
+
+    async def hold(name: str, release: asyncio.Event) -> None:
+        await turns.enter()
+        order.append(name)
+        try:
+            await release.wait()
+        finally:
+            turns.leave()
+
+    releases = {name: asyncio.Event() for name in "abcd"}
+    tasks = {name: asyncio.create_task(hold(name, releases[name])) for name in "abcd"}
+    await asyncio.sleep(0)
+    assert (order, turns.held) == (["a", "b"], 2)
+    tasks["c"].cancel()  # a waiter that gives up leaves no turn behind
+    await asyncio.sleep(0)
+    releases["a"].set()
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert (order, turns.held) == (["a", "b", "d"], 2)
+    releases["b"].set()
+    releases["d"].set()
+    await asyncio.gather(*tasks.values(), return_exceptions=True)
+    assert turns.held == 0
+
+
+async def test_a_burst_beyond_the_turns_waits_and_is_answered(
+    aiohttp_client: ClientFactory, settings: Settings
+) -> None:
+    router = EventRouter()
+    inside, most = 0, 0
+    gate = asyncio.Event()
+
+    async def slow(event: Event[PingEvent]) -> Outcome:
+        nonlocal inside, most
+        inside += 1
+        most = max(most, inside)
+        await gate.wait()
+        inside -= 1
+        return Outcome("pong")
+
+    router.add(slow, "ping")
+    client = await aiohttp_client(create_app(settings, router, max_in_flight=3))
+    headers = delivery_headers(**{"X-Hub-Signature-256": sha256_signature(PING_BODY)})
+    posts = [asyncio.create_task(client.post("/webhook", data=PING_BODY, headers=headers)) for _ in range(10)]
+    for _ in range(50):
+        await asyncio.sleep(0.01)
+        if inside == 3:
+            break
+    gate.set()
+    answers = await asyncio.gather(*posts)
+    assert [answer.status for answer in answers] == [200] * 10
+    assert most == 3
