@@ -10,7 +10,8 @@ hears "done"; follow-up work (replies) runs after the answer.
 Most deliveries do nothing (a comment without a command, an action nobody handles): they are counted
 and logged at DEBUG, and answered with bytes encoded once. Only deliveries that did something are
 logged at INFO. At most `max_in_flight` deliveries are worked on at once; the others wait for a turn
-before their bodies are read, so a burst cannot grow the process without limit.
+before their bodies are read, and beyond `max_waiting` of them a delivery is answered 503 at once (its
+body unread, its connection closed), so a burst cannot grow the process without limit.
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ _FOLLOW_UP_DRAIN_SECONDS = 10.0
 MAX_IN_FLIGHT = 32
 """Deliveries worked on at once (the rest wait, unread). A handled delivery is mostly waiting on
 Kubernetes; 32 keep one core busy while bounding what a burst holds (benchmarks/README.md)."""
+WAITING_PER_TURN = 8
+"""With 8 waiting per turn (256) more arrive than wait: they are answered 503 with Retry-After at once,
+their bodies unread, and GitHub (or the redelivery sweeper) sends them again. A waiting delivery
+holds its connection and what aiohttp buffered of its body (at most ~128 KiB)."""
 
 
 @dataclass
@@ -134,14 +139,20 @@ class EventRouter:
 class Turns:
     """At most `limit` holders at once, the others wait in arrival order. What `asyncio.Semaphore`
     does, with a free turn taken without a coroutine or a future (~5 µs less per delivery in `serve`,
-    benchmarks/README.md); a freed turn is handed straight to the first waiter, so the bound holds."""
+    benchmarks/README.md); a freed turn is handed straight to the first waiter, so the bound holds.
+    With `max_waiting` waiting, the queue is full: the webhook answers 503 without reading the body."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, max_waiting: int | None = None) -> None:
         if limit < 1:
             raise ValueError("at least one delivery must be allowed in flight")
         self.limit = limit
+        self.max_waiting = max_waiting if max_waiting is not None else limit * WAITING_PER_TURN
         self.held = 0
         self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    @property
+    def queue_full(self) -> bool:
+        return len(self._waiting) >= self.max_waiting
 
     def enter(self) -> Awaitable[None]:
         if self.held < self.limit and not self._waiting:
@@ -190,13 +201,15 @@ class WebhookApp:
     readiness: Sequence[ReadinessCheck] = ()
     metrics: WebhookMetrics = field(default_factory=WebhookMetrics)
     max_in_flight: int = MAX_IN_FLIGHT
+    max_waiting: int | None = None
+    """Deliveries waiting for a turn before more are answered 503 (default: 8 per turn)."""
     follow_ups: set[asyncio.Task[None]] = field(default_factory=set)
     _key: bytes = field(init=False, repr=False)
     _turns: Turns = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._key = self.settings.github.webhook_secret.get_secret_value().encode()
-        self._turns = Turns(self.max_in_flight)
+        self._turns = Turns(self.max_in_flight, self.max_waiting)
 
     async def handle_webhook(self, request: web.Request) -> web.Response:
         started = time.perf_counter()
@@ -204,6 +217,12 @@ class WebhookApp:
             request.headers.get("X-GitHub-Delivery", "")[:_MAX_DELIVERY_ID_LENGTH] or None
         )
         event_name = "-"
+        if self._turns.queue_full:
+            delivery_id.reset(token)
+            response = _answer_json(503, {"error": "too many deliveries at once"}, retry_after=True)
+            response.force_close()
+            self.metrics.deliveries.record("-", "busy", time.perf_counter() - started)
+            return response
         await self._turns.enter()
         try:
             event_name, response, outcome = await self._answer(request)
@@ -313,10 +332,11 @@ def create_app(
     readiness: Sequence[ReadinessCheck] = (),
     metrics: WebhookMetrics | None = None,
     max_in_flight: int = MAX_IN_FLIGHT,
+    max_waiting: int | None = None,
 ) -> web.Application:
     """The aiohttp application for `serve`. Handlers are registered on `router` by the caller."""
     state = WebhookApp(
-        settings, router or EventRouter(), readiness, metrics or WebhookMetrics(), max_in_flight
+        settings, router or EventRouter(), readiness, metrics or WebhookMetrics(), max_in_flight, max_waiting
     )
     # The body limit is enforced by `_read_limited`; aiohttp's own cap must not be lower.
     app = web.Application(client_max_size=settings.orchestrator.max_body_bytes + 1)

@@ -535,14 +535,19 @@ async def test_a_burst_beyond_the_turns_waits_and_is_answered(
         return Outcome("pong")
 
     router.add(slow, "ping")
-    client = await aiohttp_client(create_app(settings, router, max_in_flight=3))
+    client = await aiohttp_client(create_app(settings, router, max_in_flight=3, max_waiting=4))
     headers = delivery_headers(**{"X-Hub-Signature-256": sha256_signature(PING_BODY)})
     posts = [asyncio.create_task(client.post("/webhook", data=PING_BODY, headers=headers)) for _ in range(10)]
-    for _ in range(50):
+    for _ in range(500):
         await asyncio.sleep(0.01)
-        if inside == 3:
-            break
+        if inside == 3 and sum(post.done() for post in posts) == 3:
+            break  # 3 in flight, 3 answered at once: the other 4 wait
     gate.set()
     answers = await asyncio.gather(*posts)
-    assert [answer.status for answer in answers] == [200] * 10
+    # 3 in flight, 4 waiting for a turn; the other 3 are told to come back, their bodies unread.
+    statuses = sorted(answer.status for answer in answers)
+    assert statuses == [200] * 7 + [503] * 3
+    assert all(answer.headers.get("Retry-After") for answer in answers if answer.status == 503)
     assert most == 3
+    metrics = await (await client.get("/metrics")).text()
+    assert 'orchestrator_webhook_deliveries_total{event="-",outcome="busy"} 3.0' in metrics
