@@ -17,14 +17,13 @@ body unread, its connection closed), so a burst cannot grow the process without 
 from __future__ import annotations
 
 import asyncio
-import collections
 import functools
 import hashlib
 import hmac
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Generator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
@@ -39,6 +38,7 @@ from bot.core.events import MODELS, Event, Malformed, decode
 from bot.errors import UpstreamUnavailable
 from bot.logs import delivery_id
 from bot.metrics import WebhookMetrics
+from bot.turns import Turns
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +52,6 @@ _FOLLOW_UP_DRAIN_SECONDS = 10.0
 MAX_IN_FLIGHT = 32
 """Deliveries worked on at once (the rest wait, unread). A handled delivery is mostly waiting on
 Kubernetes; 32 keep one core busy while bounding what a burst holds (benchmarks/README.md)."""
-WAITING_PER_TURN = 8
-"""With 8 waiting per turn (256) more arrive than wait: they are answered 503 with Retry-After at once,
-their bodies unread, and GitHub (or the redelivery sweeper) sends them again. A waiting delivery
-holds its connection and what aiohttp buffered of its body (at most ~128 KiB)."""
 
 
 @dataclass
@@ -134,62 +130,6 @@ class EventRouter:
                 if outcome is not None:
                     result.outcomes.append(outcome)
         return result
-
-
-class Turns:
-    """At most `limit` holders at once, the others wait in arrival order. What `asyncio.Semaphore`
-    does, with a free turn taken without a coroutine or a future (~5 µs less per delivery in `serve`,
-    benchmarks/README.md); a freed turn is handed straight to the first waiter, so the bound holds.
-    With `max_waiting` waiting, the queue is full: the webhook answers 503 without reading the body."""
-
-    def __init__(self, limit: int, max_waiting: int | None = None) -> None:
-        if limit < 1:
-            raise ValueError("at least one delivery must be allowed in flight")
-        self.limit = limit
-        self.max_waiting = max_waiting if max_waiting is not None else limit * WAITING_PER_TURN
-        self.held = 0
-        self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
-
-    @property
-    def queue_full(self) -> bool:
-        return len(self._waiting) >= self.max_waiting
-
-    def enter(self) -> Awaitable[None]:
-        if self.held < self.limit and not self._waiting:
-            self.held += 1
-            return _DONE
-        return self._wait()
-
-    async def _wait(self) -> None:
-        turn = asyncio.get_running_loop().create_future()
-        self._waiting.append(turn)
-        try:
-            await turn
-        except asyncio.CancelledError:
-            if turn.done() and not turn.cancelled():
-                self.leave()  # handed a turn just as it was cancelled: pass it on
-            else:
-                self._waiting.remove(turn)
-            raise
-
-    def leave(self) -> None:
-        while self._waiting:
-            turn = self._waiting.popleft()
-            if not turn.done():
-                turn.set_result(None)  # the turn passes on; `held` stays
-                return
-        self.held -= 1
-
-
-class _Done:
-    """An awaitable that is already done: `await` on it costs no event-loop round."""
-
-    def __await__(self) -> Generator[None, None, None]:
-        return
-        yield
-
-
-_DONE = _Done()
 
 
 @dataclass

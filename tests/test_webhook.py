@@ -22,7 +22,7 @@ from bot.config import Settings
 from bot.core.events import Event, PingEvent
 from bot.errors import KubernetesUnavailable
 from bot.logs import JsonFormatter
-from bot.webhook import WEBHOOK_APP, EventRouter, Outcome, Turns, create_app
+from bot.webhook import WEBHOOK_APP, EventRouter, Outcome, create_app
 
 from .conftest import WEBHOOK_SECRET
 
@@ -489,34 +489,6 @@ def test_a_handler_for_an_event_without_a_model_is_refused_at_registration() -> 
 
     with pytest.raises(ValueError, match="no model to decode 'push' events"):
         EventRouter().add(on_push, "push")
-
-
-async def test_turns_bound_the_deliveries_in_flight_and_hand_over_in_order() -> None:
-    turns = Turns(2)
-    order: list[str] = []
-
-    async def hold(name: str, release: asyncio.Event) -> None:
-        await turns.enter()
-        order.append(name)
-        try:
-            await release.wait()
-        finally:
-            turns.leave()
-
-    releases = {name: asyncio.Event() for name in "abcd"}
-    tasks = {name: asyncio.create_task(hold(name, releases[name])) for name in "abcd"}
-    await asyncio.sleep(0)
-    assert (order, turns.held) == (["a", "b"], 2)
-    tasks["c"].cancel()  # a waiter that gives up leaves no turn behind
-    await asyncio.sleep(0)
-    releases["a"].set()
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
-    assert (order, turns.held) == (["a", "b", "d"], 2)
-    releases["b"].set()
-    releases["d"].set()
-    await asyncio.gather(*tasks.values(), return_exceptions=True)
-    assert turns.held == 0
 
 
 async def test_a_burst_beyond_the_turns_waits_and_is_answered(
