@@ -148,6 +148,14 @@ def test_a_check_run_takes_its_issue_from_the_run_and_its_head_from_the_payload(
     )
 
 
+def test_a_bots_login_has_githubs_form() -> None:
+    payload = fixture("issue_comment.created.json")
+    payload["sender"].update(login="orchestrator-bot[bot]", type="Bot")
+    decoded = decode("issue_comment", encoded(payload))
+    assert isinstance(decoded, IssueCommentEvent)
+    assert decoded.sender.login == "orchestrator-bot[bot]"
+
+
 def test_an_event_knows_its_action() -> None:
     comment = decode("issue_comment", encoded(fixture("issue_comment.edited.json")))
     ping = decode("ping", encoded(fixture("ping.json")))
@@ -217,6 +225,8 @@ ROWS = [
     Row("repository without ssh_url", "issue_comment", "issue_comment.created.json", deleting("repository.ssh_url"), "repository.ssh_url", "required field missing"),
     Row("sender is null", "issue_comment", "issue_comment.created.json", setting("sender", None), "sender", "expected an object, got null"),
     Row("sender login is a number", "issue_comment", "issue_comment.created.json", setting("sender.login", 1), "sender.login", "expected a string, got an integer"),
+    Row("sender login with a space", "issue_comment", "issue_comment.created.json", setting("sender.login", "a b"), "sender.login", r"expected a string matching regex '^[A-Za-z0-9]([A-Za-z0-9-]{0,37}[A-Za-z0-9])?(\\[bot\\])?$'"),
+    Row("repository full name without an owner", "issue_comment", "issue_comment.created.json", setting("repository.full_name", "trader"), "repository.full_name", "expected a string matching regex '^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$'"),
     Row("installation id is a string", "issue_comment", "issue_comment.created.json", setting("installation.id", "1"), "installation.id", "expected an integer, got a string"),
     Row("action is null", "issue_comment", "issue_comment.created.json", setting("action", None), "action", "expected a string, got null"),
     Row("label name is an object", "issues", "issues.labeled.json", setting("label.name", {"name": "docs"}), "label.name", "expected a string, got an object"),
