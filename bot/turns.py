@@ -48,7 +48,7 @@ class Turns:
         except asyncio.CancelledError:
             if turn.done() and not turn.cancelled():
                 self.leave()  # handed a turn just as it was cancelled: pass it on
-            else:
+            elif turn in self._waiting:  # `leave` may have dropped it already
                 self._waiting.remove(turn)
             raise
 

@@ -38,6 +38,36 @@ async def test_turns_bound_the_deliveries_in_flight_and_hand_over_in_order() -> 
     assert turns.held == 0
 
 
+async def test_a_waiter_cancelled_as_it_is_handed_a_turn_passes_it_on() -> None:
+    turns = Turns(1)
+    await turns.enter()
+    second = asyncio.create_task(turns.enter())
+    third = asyncio.create_task(turns.enter())
+    await asyncio.sleep(0)
+    turns.leave()  # the turn goes to the second...
+    second.cancel()  # ...which gives up before it runs
+    await asyncio.gather(second, return_exceptions=True)
+    await asyncio.wait_for(third, 1)  # the third holds it now
+    assert (turns.held, second.cancelled()) == (1, True)
+    turns.leave()
+    assert turns.held == 0
+
+
+async def test_a_waiter_cancelled_before_the_turn_comes_is_skipped() -> None:
+    turns = Turns(1)
+    await turns.enter()
+    second = asyncio.create_task(turns.enter())
+    third = asyncio.create_task(turns.enter())
+    await asyncio.sleep(0)
+    second.cancel()  # cancelled, but not yet run: its future is still queued
+    turns.leave()
+    await asyncio.gather(second, return_exceptions=True)
+    await asyncio.wait_for(third, 1)
+    assert (turns.held, second.cancelled()) == (1, True)
+    turns.leave()
+    assert turns.held == 0
+
+
 def test_a_queue_is_full_at_its_bound_and_a_bound_of_zero_turns_is_refused() -> None:
     turns = Turns(1, max_waiting=0)
     assert turns.queue_full
