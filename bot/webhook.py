@@ -95,29 +95,39 @@ class EventRouter:
 
     def __init__(self) -> None:
         self._routes: dict[str, list[tuple[str | None, Handler]]] = {}
+        self._fetched: dict[tuple[str, str | None], tuple[Handler, ...]] = {}
 
     def add(self, handler: Handler, event_type: str, action: str | None = None) -> None:
         if event_type not in MODELS:
             raise ValueError(f"no model to decode {event_type!r} events with (bot/core/events.py)")
         self._routes.setdefault(event_type, []).append((action, handler))
+        self._fetched.clear()
 
     def handles(self, event_type: str) -> bool:
         """Answerable from the header alone, so ignored events are never decoded."""
         return event_type in self._routes
 
-    def fetch(self, event: Event[Any]) -> list[Handler]:
-        action = event.action
-        return [handler for wanted, handler in self._routes.get(event.event, []) if wanted in (None, action)]
+    def fetch(self, event: Event[Any]) -> tuple[Handler, ...]:
+        """The handlers of an event and action, looked up once per pair."""
+        key = (event.event, event.action)
+        handlers = self._fetched.get(key)
+        if handlers is None:
+            routes = self._routes.get(event.event, [])
+            handlers = self._fetched[key] = tuple(h for wanted, h in routes if wanted in (None, key[1]))
+        return handlers
 
-    async def dispatch_isolated(self, event: Event[Any], metrics: WebhookMetrics) -> DispatchResult:
-        result = DispatchResult()
+    async def dispatch_isolated(self, event: Event[Any], metrics: WebhookMetrics) -> DispatchResult | None:
+        """What the handlers did; None when none of them did anything (most deliveries)."""
+        result: DispatchResult | None = None
         for handler in self.fetch(event):
             try:
                 outcome = await handler(event)
             except UpstreamUnavailable as exc:
                 log.warning("handler %s could not finish: %s", handler.__qualname__, exc)
+                result = result or DispatchResult()
                 result.unavailable.append(str(exc))
             except Exception as exc:
+                result = result or DispatchResult()
                 reason = _refusal(exc)
                 if reason is not None:
                     log.warning("handler %s refused the delivery: %s", handler.__qualname__, reason)
@@ -128,6 +138,7 @@ class EventRouter:
                 result.errors.append(handler.__qualname__)
             else:
                 if outcome is not None:
+                    result = result or DispatchResult()
                     result.outcomes.append(outcome)
         return result
 
@@ -204,6 +215,9 @@ class WebhookApp:
             return event_name, _refuse(400, str(data), field=data.field), "bad_request"
 
         result = await self.router.dispatch_isolated(Event(event_name, delivery, data), self.metrics)
+        if result is None:
+            log.debug("nothing to do for %s", event_name)
+            return event_name, _answer_nothing_to_do(event_name), NOTHING_TO_DO
         if result.unavailable:
             self._start_follow_ups(result)
             log.warning("answering 503 so GitHub can redeliver", extra={"event": event_name})
@@ -215,9 +229,6 @@ class WebhookApp:
         if result.refused:
             self._start_follow_ups(result)
             return event_name, _refuse(400, "; ".join(result.refused)), "bad_request"
-        if not result.outcomes:
-            log.debug("nothing to do for %s", event_name)
-            return event_name, _answer_nothing_to_do(event_name), NOTHING_TO_DO
         self._start_follow_ups(result)
         summaries = result.summaries()
         if not result.acted:
