@@ -151,6 +151,8 @@ async def start(config: IntakeConfig, workdir: Path, cores: Cores, log: Log) -> 
             starters["ours"] = contenders.start_ours(
                 workdir, cores, running.upstreams, log_level=config.log_level, profile=config.profile
             )
+        if "gidgethub" in config.contenders:
+            starters["gidgethub"] = contenders.start_gidgethub_bot(workdir, cores)
         if "probot" in config.contenders:
             starters["probot"] = contenders.start_probot(workdir, cores, log_level=config.log_level)
         if config.baseline is not None and running.upstreams is not None:

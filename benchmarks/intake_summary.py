@@ -12,10 +12,18 @@ from benchmarks.loadgen import CellResult
 from benchmarks.probot import PROBOT_VERSION
 from benchmarks.report import Target, machine, median, median_ratio, percentile, table
 
-CONTENDERS = ("floor", "ours", "probot")
+CONTENDERS = ("floor", "ours", "gidgethub", "probot")
 BASELINE = "baseline"
 WORKLOADS = ("plain", "ignored", "command", "redelivered")
-PAIRS = (("ours", "floor"), ("ours", "probot"), ("ours", BASELINE), ("probot", "floor"), (BASELINE, "floor"))
+PAIRS = (
+    ("ours", "floor"),
+    ("ours", "probot"),
+    ("ours", "gidgethub"),
+    ("ours", BASELINE),
+    ("gidgethub", "floor"),
+    ("probot", "floor"),
+    (BASELINE, "floor"),
+)
 """The ratios reported: ours against each other contender, and the others against the floor (the
 issue 17 table puts ours, Probot and the baseline side by side as multiples of the floor)."""
 
@@ -339,7 +347,9 @@ def issue_table(result: dict[str, Any]) -> str:
     ratios = result["ratios"]
     concurrencies = sorted({r["concurrency"] for r in ratios})
     others = [
-        name for name in ("ours", BASELINE, "probot") if any(r.get("contender") == name for r in ratios)
+        name
+        for name in ("ours", BASELINE, "gidgethub", "probot")
+        if any(r.get("contender") == name for r in ratios)
     ]
     rows = []
     for workload in WORKLOADS:

@@ -161,3 +161,17 @@ def test_every_benchmark_is_one_registered_subcommand() -> None:
     parser = build_parser()
     assert parser.parse_args(["intake", "--quick"]).quick is True
     assert parser.parse_args(["controller-scale", "--runs", "10"]).runs == 10
+
+
+async def test_the_gidgethub_contender_verifies_decodes_and_answers(aiohttp_client: Any) -> None:
+    from benchmarks.gidgethub_bot import create_bot_app, parse_code
+    from bot.sandbox.deliveries import webhook_headers
+
+    client = await aiohttp_client(create_bot_app("secret"))
+    body = json.dumps({"action": "created", "comment": {"body": "hi\n/code 5 --service trader"}}).encode()
+    signed = webhook_headers("issue_comment", body, "secret")
+    assert (await client.post("/webhook", data=body, headers=signed)).status == 200
+    forged = webhook_headers("issue_comment", body, "other")
+    assert (await client.post("/webhook", data=body, headers=forged)).status == 401
+    assert parse_code("/code 5 --service trader") == {"task_id": 5, "service": "trader", "model": None}
+    assert parse_code("no command here") is None
