@@ -1,6 +1,7 @@
 """The servers under test, each in a process of its own, and what `serve` talks to.
 
 - floor: `benchmarks.floor` (aiohttp, HMAC check, 202, no parsing);
+- gidgethub: `benchmarks.gidgethub_bot`, a typical gidgethub + aiohttp bot with the same handler;
 - probot: Probot 14 with an `issue_comment` handler (`benchmarks.probot`);
 - ours: `orchestrator-bot serve`, against the local Kubernetes API and the local GitHub API, which run
   as their own processes (`orchestrator-bot sandbox kube-api | github-api`).
@@ -280,6 +281,20 @@ async def start_floor(workdir: Path, cores: Cores) -> ServerProcess:
         workdir,
         cores=cores.prefix(cores.server),
         env={"FLOOR_WEBHOOK_SECRET": WEBHOOK_SECRET},
+    )
+    process.url = f"http://127.0.0.1:{port}/webhook"
+    await process.wait_until_listening(port)
+    return process
+
+
+async def start_gidgethub_bot(workdir: Path, cores: Cores) -> ServerProcess:
+    port = free_port()
+    process = spawn(
+        "gidgethub",
+        [*_python(), "-m", "benchmarks.gidgethub_bot", "--port", str(port)],
+        workdir,
+        cores=cores.prefix(cores.server),
+        env={"GIDGETHUB_WEBHOOK_SECRET": WEBHOOK_SECRET},
     )
     process.url = f"http://127.0.0.1:{port}/webhook"
     await process.wait_until_listening(port)

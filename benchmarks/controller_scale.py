@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from benchmarks import procstat
 from benchmarks.contenders import Cores, ServerProcess, controller_command, free_port, spawn
 from benchmarks.registry import Benchmark
@@ -28,7 +30,7 @@ from benchmarks.report import MIB, Target, machine, table, write_result
 from bot.core import runs as run_manifests
 from bot.core.commands import command_context, parse
 from bot.core.commands.code import CodeArgs
-from bot.core.origin import from_issue_comment
+from bot.core.events import IssueCommentEvent
 from bot.core.taskconfig import CONFIGMAP_KEY, parse_task_config
 from bot.sandbox import payloads
 from bot.sandbox.github import LocalGitHubAPI
@@ -108,7 +110,7 @@ class Scene:
                 installation_id=self.demo.installation_id,
                 api_url=self.gh.url,
             )
-            origin = from_issue_comment(payload, str(uuid.uuid4()))
+            origin = msgspec.convert(payload, IssueCommentEvent).origin(str(uuid.uuid4()))
             accepted = parse(body, command_context(self.config, origin)).accepted[0]
             assert isinstance(accepted.args, CodeArgs)
             made.append(run_manifests.code_run(accepted.args, origin, accepted.index, self.config, NAMESPACE))

@@ -1,11 +1,18 @@
 """Webhook intake: our `serve` against a bare aiohttp floor and Probot 14, side by side.
 
-Two workloads, each a real signed delivery (from @octokit/webhooks-examples) sent with a fresh
+Four workloads, each a real signed delivery (from @octokit/webhooks-examples) sent with a fresh
 delivery id every time:
+- plain: `issue_comment` `created` without a command, what almost every comment is: `serve` decodes
+  it, finds nothing addressed to it and answers;
 - ignored: `push`, which `serve` answers from the X-GitHub-Event header without decoding;
 - command: `issue_comment` `created` with `/code 5 --service trader` by a user allowed to run it, so
   `serve` creates a CodeRun in the local Kubernetes API (permission cache warm), Probot parses the
-  command line and returns, and the floor only checks the signature.
+  command line and returns, and the floor only checks the signature;
+- redelivered: the same `/code` comment again and again (GitHub's redeliveries): `serve` finds the
+  run already stored (409) and answers.
+
+After the rounds, the CodeRuns in the local Kubernetes API are counted against the answers that said
+"created": an accepted command that was lost, or stored twice, shows as a difference.
 
 Every contender gets the same request bytes. Warm-up deliveries are sent first and not measured; then
 rounds interleave the contenders (rotating who goes first) at each concurrency.
@@ -39,12 +46,18 @@ from benchmarks.loadgen import Client, Workload, run_cell
 from benchmarks.probot import ProbotUnavailable
 from benchmarks.registry import Benchmark
 from benchmarks.report import MIB, write_result
+from bot.kube import Kube, api_client
 from bot.sandbox import payloads
 from bot.sandbox.deliveries import encode_payload
 from bot.sandbox.github.delivery_objects import comment_object
 from bot.sandbox.github.identity import RepoRef
+from bot.sandbox.stack import NAMESPACE
 
 COMMAND_TEXT = "/code 5 --service trader"
+PLAIN_TEXT = (
+    "Thanks, this looks right to me. The order book still needs a test for partial fills; "
+    "I will look at it tomorrow."
+)
 ISSUE_NUMBER = 5
 COMMENT_ID = 9_000_000_000
 """The comment's id in the built payload, replaced in every delivery by a fresh one of the same width."""
@@ -79,28 +92,32 @@ QUICK = IntakeConfig(concurrency=(1, 16), rounds=3, cell_seconds=1.0, max_delive
 
 
 def workloads(github_url: str) -> dict[str, Workload]:
-    """The two deliveries, built from the recorded payloads and aimed at the demo scene."""
+    """The four deliveries, built from the recorded payloads and aimed at the demo scene."""
     repo = RepoRef.parse(contenders.REPOSITORY)
     user = contenders.COMMAND_USER
     push = payloads.push(repo, sender=user, installation_id=contenders.INSTALLATION_ID, api_url=github_url)
-    comment = comment_object(
-        repo, ISSUE_NUMBER, COMMAND_TEXT, user, comment_id=COMMENT_ID, api_url=github_url
-    )
-    command = payloads.issue_comment_created(
-        repo,
-        ISSUE_NUMBER,
-        comment,
-        user,
-        installation_id=contenders.INSTALLATION_ID,
-        issue_title="Task 5: order book for the trader service",
-        api_url=github_url,
-    )
+
+    def comment_delivery(text: str, comment_id: int) -> bytes:
+        comment = comment_object(repo, ISSUE_NUMBER, text, user, comment_id=comment_id, api_url=github_url)
+        return encode_payload(
+            payloads.issue_comment_created(
+                repo,
+                ISSUE_NUMBER,
+                comment,
+                user,
+                installation_id=contenders.INSTALLATION_ID,
+                issue_title="Task 5: order book for the trader service",
+                api_url=github_url,
+            )
+        )
+
     secret = contenders.WEBHOOK_SECRET
+    command = comment_delivery(COMMAND_TEXT, COMMENT_ID)
     return {
+        "plain": Workload("plain", "issue_comment", comment_delivery(PLAIN_TEXT, COMMENT_ID - 1), secret),
         "ignored": Workload("ignored", "push", encode_payload(push), secret),
-        "command": Workload(
-            "command", "issue_comment", encode_payload(command), secret, unique=str(COMMENT_ID).encode()
-        ),
+        "command": Workload("command", "issue_comment", command, secret, unique=str(COMMENT_ID).encode()),
+        "redelivered": Workload("redelivered", "issue_comment", command, secret),
     }
 
 
@@ -134,6 +151,8 @@ async def start(config: IntakeConfig, workdir: Path, cores: Cores, log: Log) -> 
             starters["ours"] = contenders.start_ours(
                 workdir, cores, running.upstreams, log_level=config.log_level, profile=config.profile
             )
+        if "gidgethub" in config.contenders:
+            starters["gidgethub"] = contenders.start_gidgethub_bot(workdir, cores)
         if "probot" in config.contenders:
             starters["probot"] = contenders.start_probot(workdir, cores, log_level=config.log_level)
         if config.baseline is not None and running.upstreams is not None:
@@ -198,7 +217,9 @@ async def run_intake(
         try:
             github_url = running.upstreams.github_url if running.upstreams else "http://127.0.0.1:9"
             loads = {name: load for name, load in workloads(github_url).items() if name in config.workloads}
-            cells = await _rounds(config, running, loads, log)
+            created: dict[str, int] = {}
+            cells = await _rounds(config, running, loads, log, created)
+            runs = await _stored_runs(running)
             memory = {
                 name: {
                     "peak_rss_mib": procstat.peak_rss_bytes(server.pids()) / MIB,
@@ -212,17 +233,31 @@ async def run_intake(
         finally:
             running.stop()
     pinning = {"load_generator": sorted(cores.load), "servers": sorted(cores.server)}
-    return summarize(asdict(config), cells, memory, pinning, list(running.servers))
+    stored = None if runs is None else {"created_answers": sum(created.values()), "runs_stored": runs}
+    return summarize(asdict(config), cells, memory, pinning, list(running.servers), stored)
 
 
-async def _rounds(config: IntakeConfig, running: Running, loads: dict[str, Workload], log: Log) -> list[Cell]:
+async def _stored_runs(running: Running) -> int | None:
+    """The CodeRuns in the local Kubernetes API (None when no contender of ours ran)."""
+    if running.upstreams is None:
+        return None
+    async with api_client(running.upstreams.kubeconfig, "benchmark") as api:
+        return len(await Kube(api).list_runs("CodeRun", NAMESPACE))
+
+
+async def _rounds(
+    config: IntakeConfig, running: Running, loads: dict[str, Workload], log: Log, created: dict[str, int]
+) -> list[Cell]:
+    """Warm-up, then the interleaved rounds; `created` collects, per contender, the answers that said
+    a run was created (warm-up included)."""
     names = [name for name in (*config.contenders, BASELINE) if name in running.servers]
     for workload in loads.values():
         for name in names:
             log(f"warm-up: {name} / {workload.name}: {config.warmup} deliveries")
-            await measure(
+            warm = await measure(
                 running.servers[name], workload, config.warmup, 16, config, running.helper_pids, 60.0
             )
+            created[name] = created.get(name, 0) + warm.result.created
     cells: list[Cell] = []
     for round_number in range(config.rounds):
         log(f"round {round_number + 1}/{config.rounds}")
@@ -241,6 +276,7 @@ async def _rounds(config: IntakeConfig, running: Running, loads: dict[str, Workl
                         helpers,
                         config.cell_seconds,
                     )
+                    created[name] = created.get(name, 0) + measured.result.created
                     repeated = measured.result.completed > measured.distinct_bodies
                     if workload.unique is not None and helpers is not list and repeated:
                         # Ours would have answered some from the "already exists" path.
@@ -282,6 +318,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"comma-separated subset of {','.join(CONTENDERS)} (default: all)",
     )
     parser.add_argument(
+        "--workloads",
+        type=lambda text: tuple(part for part in text.split(",") if part),
+        help=f"comma-separated subset of {','.join(WORKLOADS)} (default: all)",
+    )
+    parser.add_argument(
         "--baseline",
         metavar="REVISION",
         help="also run serve as of this git revision (e.g. HEAD) and report ours / baseline",
@@ -312,6 +353,11 @@ def main(args: argparse.Namespace) -> int:
         if unknown:
             raise SystemExit(f"unknown contenders: {', '.join(sorted(unknown))}")
         changes["contenders"] = args.contenders
+    if args.workloads:
+        unknown = set(args.workloads) - set(WORKLOADS)
+        if unknown:
+            raise SystemExit(f"unknown workloads: {', '.join(sorted(unknown))}")
+        changes["workloads"] = args.workloads
     # A quick run, or one against a baseline, never overwrites the full results.
     name = "intake" + ("-quick" if args.quick else "") + ("-baseline" if args.baseline else "")
     result = run(replace(config, **changes), name)

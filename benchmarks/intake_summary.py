@@ -12,9 +12,20 @@ from benchmarks.loadgen import CellResult
 from benchmarks.probot import PROBOT_VERSION
 from benchmarks.report import Target, machine, median, median_ratio, percentile, table
 
-CONTENDERS = ("floor", "ours", "probot")
+CONTENDERS = ("floor", "ours", "gidgethub", "probot")
 BASELINE = "baseline"
-WORKLOADS = ("ignored", "command")
+WORKLOADS = ("plain", "ignored", "command", "redelivered")
+PAIRS = (
+    ("ours", "floor"),
+    ("ours", "probot"),
+    ("ours", "gidgethub"),
+    ("ours", BASELINE),
+    ("gidgethub", "floor"),
+    ("probot", "floor"),
+    (BASELINE, "floor"),
+)
+"""The ratios reported: ours against each other contender, and the others against the floor (the
+issue 17 table puts ours, Probot and the baseline side by side as multiples of the floor)."""
 
 
 @dataclass(frozen=True)
@@ -103,8 +114,10 @@ def summarize(
     memory: dict[str, dict[str, float]],
     pinning: dict[str, list[int]],
     contenders_run: Sequence[str],
+    stored: dict[str, int] | None = None,
 ) -> dict[str, Any]:
-    """The result of an intake run: summary per contender and cell, ratios, targets, every cell."""
+    """The result of an intake run: summary per contender and cell, ratios, targets, every cell.
+    `stored`: the answers that said "created" and the runs the cluster holds after the run."""
     groups: dict[tuple[str, str, int], list[Cell]] = {}
     for cell in cells:
         groups.setdefault((cell.workload, cell.contender, cell.concurrency), []).append(cell)
@@ -135,7 +148,8 @@ def summarize(
         "summary": summary,
         "ratios": ratios,
         "memory": memory,
-        "targets": [target.as_dict() for target in targets(ratios)],
+        "stored": stored,
+        "targets": [target.as_dict() for target in targets(ratios, summary, stored)],
         "cells": [asdict(cell) for cell in cells],
     }
 
@@ -149,17 +163,17 @@ def _sum_statuses(group: Sequence[Cell]) -> dict[str, int]:
 
 
 def _ratios(cells: Sequence[Cell]) -> list[dict[str, Any]]:
-    """ours / floor and ours / probot per workload and concurrency: medians of per-round ratios."""
+    """Each pair of `PAIRS` per workload and concurrency: medians of per-round ratios."""
     by_key = {(c.workload, c.contender, c.concurrency, c.round): c for c in cells}
     found: list[dict[str, Any]] = []
     seen = sorted({(c.workload, c.concurrency) for c in cells}, key=lambda k: (WORKLOADS.index(k[0]), k[1]))
     rounds = sorted({c.round for c in cells})
     for workload, concurrency in seen:
-        for other in ("floor", "probot", BASELINE):
+        for contender, other in PAIRS:
             pairs = [
-                (by_key[(workload, "ours", concurrency, r)], by_key[(workload, other, concurrency, r)])
+                (by_key[(workload, contender, concurrency, r)], by_key[(workload, other, concurrency, r)])
                 for r in rounds
-                if (workload, "ours", concurrency, r) in by_key
+                if (workload, contender, concurrency, r) in by_key
                 and (workload, other, concurrency, r) in by_key
             ]
             if not pairs:
@@ -168,6 +182,7 @@ def _ratios(cells: Sequence[Cell]) -> list[dict[str, Any]]:
                 {
                     "workload": workload,
                     "concurrency": concurrency,
+                    "contender": contender,
                     "versus": other,
                     **{
                         metric: median_ratio((getattr(a, metric), getattr(b, metric)) for a, b in pairs)
@@ -183,14 +198,25 @@ SATURATING_CONCURRENCY = 16
 the round-trip time, where even the floor is nowhere near 2x Probot."""
 
 
-def targets(ratios: Sequence[dict[str, Any]]) -> list[Target]:
-    """Issue 10's targets, each held to its worst concurrency (throughput: its worst saturating one)."""
+def targets(
+    ratios: Sequence[dict[str, Any]],
+    summary: Sequence[dict[str, Any]] = (),
+    stored: dict[str, int] | None = None,
+) -> list[Target]:
+    """Issue 17's targets (CPU per delivery against the floor and Probot, the accepted command's p99,
+    no run lost or doubled), then issue 10's; each held to its worst concurrency (where a target names
+    concurrencies of 16 and more, the worst of those)."""
 
     def worst(
         workload: str, versus: str, metric: str, highest: bool, saturating: bool = False
     ) -> tuple[float | None, str]:
         candidates = [
-            r for r in ratios if r["workload"] == workload and r["versus"] == versus and r[metric] is not None
+            r
+            for r in ratios
+            if r["workload"] == workload
+            and r.get("contender", "ours") == "ours"
+            and r["versus"] == versus
+            and r[metric] is not None
         ]
         if saturating and candidates:
             floor = min(SATURATING_CONCURRENCY, max(r["concurrency"] for r in candidates))
@@ -201,22 +227,47 @@ def targets(ratios: Sequence[dict[str, Any]]) -> list[Target]:
         value, concurrency = max(values) if highest else min(values)
         return value, f"worst at concurrency {concurrency}"
 
+    cpu = "server_cpu_ms_per_delivery"
+    plain_floor = worst("plain", "floor", cpu, True, saturating=True)
+    plain_probot = worst("plain", "probot", cpu, True)
+    ignored_floor = worst("ignored", "floor", cpu, True, saturating=True)
+    command_p99 = _command_p99(summary)
+    lost = None if stored is None else float(abs(stored["runs_stored"] - stored["created_answers"]))
+    stored_detail = (
+        "" if stored is None else f"{stored['created_answers']} created answers, {stored['runs_stored']} runs"
+    )
     ignored_p99 = worst("ignored", "floor", "p99_ms", True)
-    command_p99 = worst("command", "floor", "p99_ms", True)
+    command_ratio = worst("command", "floor", "p99_ms", True)
     ignored_rps = worst("ignored", "probot", "throughput_rps", False, saturating=True)
     command_rps = worst("command", "probot", "throughput_rps", False, saturating=True)
     return [
-        Target("ignored event p99, ours / floor", ignored_p99[0], 1.3, True, ignored_p99[1]),
-        Target("accepted command p99, ours / floor", command_p99[0], 3.0, True, command_p99[1]),
-        Target("ignored event throughput, ours / Probot", ignored_rps[0], 2.0, False, ignored_rps[1]),
+        Target("comment without a command, CPU/delivery, ours / floor", *_args(plain_floor, 1.5, True)),
+        Target("comment without a command, CPU/delivery, ours / Probot", *_args(plain_probot, 1.0, True)),
+        Target("ignored event, CPU/delivery, ours / floor", *_args(ignored_floor, 1.1, True)),
+        Target("accepted /code p99 ms at the highest concurrency", *_args(command_p99, 100.0, True)),
+        Target("accepted commands lost or stored twice", lost, 0.0, True, stored_detail),
+        Target("(issue 10) ignored event p99, ours / floor", *_args(ignored_p99, 1.3, True)),
+        Target("(issue 10) accepted command p99, ours / floor", *_args(command_ratio, 3.0, True)),
+        Target("(issue 10) ignored event throughput, ours / Probot", *_args(ignored_rps, 2.0, False)),
         Target(
-            "command throughput, ours (run stored) / Probot (parsed only)",
-            command_rps[0],
-            2.0,
-            False,
-            command_rps[1],
+            "(issue 10) command throughput, ours (run stored) / Probot (parsed only)",
+            *_args(command_rps, 2.0, False),
         ),
     ]
+
+
+def _args(
+    measured: tuple[float | None, str], limit: float, at_most: bool
+) -> tuple[float | None, float, bool, str]:
+    return measured[0], limit, at_most, measured[1]
+
+
+def _command_p99(summary: Sequence[dict[str, Any]]) -> tuple[float | None, str]:
+    mine = [s for s in summary if s["workload"] == "command" and s["contender"] == "ours"]
+    if not mine:
+        return None, ""
+    top = max(mine, key=lambda s: s["concurrency"])
+    return top["p99_ms"], f"concurrency {top['concurrency']}, median of the rounds' p99"
 
 
 def render(result: dict[str, Any]) -> str:
@@ -265,7 +316,7 @@ def render(result: dict[str, Any]) -> str:
         [
             r["workload"],
             r["concurrency"],
-            f"ours / {r['versus']}",
+            f"{r.get('contender', 'ours')} / {r['versus']}",
             r["p50_ms"],
             r["p99_ms"],
             r["throughput_rps"],
@@ -281,7 +332,49 @@ def render(result: dict[str, Any]) -> str:
         [[name, m["peak_rss_mib"], m["rss_mib"]] for name, m in result["memory"].items()],
     )
     goals = "\n".join(Target(**_target_args(t)).line() for t in result["targets"])
-    return f"{measured}\n\n{ratio_table}\n\n{memory}\n\n{goals}"
+    stored = result.get("stored")
+    runs = (
+        ""
+        if not stored
+        else f"\n\nRuns: {stored['created_answers']} answers said created, {stored['runs_stored']} CodeRuns stored."
+    )
+    return f"{issue_table(result)}\n\n{measured}\n\n{ratio_table}\n\n{memory}{runs}\n\n{goals}"
+
+
+def issue_table(result: dict[str, Any]) -> str:
+    """Issue 17's table: server CPU per delivery of each contender as a multiple of the floor's, at
+    each concurrency (medians of per-round ratios, all from this one run)."""
+    ratios = result["ratios"]
+    concurrencies = sorted({r["concurrency"] for r in ratios})
+    others = [
+        name
+        for name in ("ours", BASELINE, "gidgethub", "probot")
+        if any(r.get("contender") == name for r in ratios)
+    ]
+    rows = []
+    for workload in WORKLOADS:
+        found = {
+            (r.get("contender", "ours"), r["concurrency"]): r["server_cpu_ms_per_delivery"]
+            for r in ratios
+            if r["workload"] == workload and r["versus"] == "floor"
+        }
+        if not found:
+            continue
+        rows.append(
+            [
+                workload,
+                *(
+                    " / ".join(
+                        "-" if found.get((name, c)) is None else f"{found[(name, c)]:.2f}"
+                        for c in concurrencies
+                    )
+                    + "x"
+                    for name in others
+                ),
+            ]
+        )
+    header = "/".join(str(c) for c in concurrencies)
+    return table([f"CPU per delivery / floor's, c={header}", *others], rows)
 
 
 def _order(contender: str) -> int:

@@ -26,6 +26,7 @@ from bot.sandbox.deliveries import webhook_headers
 
 Client = Literal["raw", "aiohttp"]
 _GUID_PLACEHOLDER = "00000000-0000-0000-0000-000000000000"
+CREATED = b'"done": ["created '
 
 
 DISTINCT_BODIES = 5000
@@ -115,6 +116,9 @@ class CellResult:
     elapsed: float = 0.0
     sample_bodies: dict[int, bytes] = field(default_factory=dict)
     """The first response body seen for each status, for diagnosis."""
+    created: int = 0
+    """Answers that say a run was created (`"done": ["created ...`): with the runs the cluster holds
+    afterwards, they show that no accepted command was lost or stored twice."""
 
     @property
     def completed(self) -> int:
@@ -241,27 +245,32 @@ async def _run_cell_raw(
 
     async def worker() -> None:
         connection: _Connection | None = None
-        for index in next_index:
-            if time.perf_counter() > deadline:
-                return
-            if connection is None or connection.closed:
-                _, connection = await loop.create_connection(_Connection, host, port)
-            started = time.perf_counter()
-            try:
-                status, answer = await asyncio.wait_for(
-                    connection.send(heads[index], bodies[index % len(bodies)]), request_timeout
-                )
-            except (ProtocolError, OSError, TimeoutError) as exc:
-                result.failures[exc.__class__.__name__] += 1
-                if connection.transport is not None:
-                    connection.transport.close()
-                connection = None
-                continue
-            result.latencies.append(time.perf_counter() - started)
-            result.statuses[status] += 1
-            result.sample_bodies.setdefault(status, answer[:500])
-        if connection is not None and connection.transport is not None:
-            connection.transport.close()
+        try:
+            for index in next_index:
+                if time.perf_counter() > deadline:
+                    return
+                if connection is None or connection.closed:
+                    _, connection = await loop.create_connection(_Connection, host, port)
+                started = time.perf_counter()
+                try:
+                    status, answer = await asyncio.wait_for(
+                        connection.send(heads[index], bodies[index % len(bodies)]), request_timeout
+                    )
+                except (ProtocolError, OSError, TimeoutError) as exc:
+                    result.failures[exc.__class__.__name__] += 1
+                    if connection.transport is not None:
+                        connection.transport.close()
+                    connection = None
+                    continue
+                result.latencies.append(time.perf_counter() - started)
+                result.statuses[status] += 1
+                result.sample_bodies.setdefault(status, answer[:500])
+                result.created += CREATED in answer
+        finally:
+            # Closed however the worker ends (deliveries done or time up): a connection left open
+            # stays in the server's memory until its keep-alive timeout.
+            if connection is not None and connection.transport is not None:
+                connection.transport.close()
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -295,6 +304,7 @@ async def _run_cell_aiohttp(
                 result.latencies.append(time.perf_counter() - started)
                 result.statuses[response.status] += 1
                 result.sample_bodies.setdefault(response.status, answer[:500])
+                result.created += CREATED in answer
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))

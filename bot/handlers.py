@@ -4,29 +4,28 @@ from __future__ import annotations
 
 import logging
 
-from gidgethub import sansio
-
+from bot.core.events import Event, InstallationEvent, PingEvent
 from bot.intake import Intake
 from bot.webhook import EventRouter, Outcome
 
 log = logging.getLogger(__name__)
 
 
-async def on_ping(event: sansio.Event) -> Outcome:
-    hook_id = event.data.get("hook_id")
-    log.info("ping from GitHub", extra={"hook_id": hook_id, "zen": event.data.get("zen")})
+async def on_ping(event: Event[PingEvent]) -> Outcome:
+    hook_id = event.data.hook_id
+    log.info("ping from GitHub", extra={"hook_id": hook_id, "zen": event.data.zen})
     return Outcome(f"pong (hook {hook_id})")
 
 
-async def on_installation(event: sansio.Event) -> Outcome:
-    installation = event.data.get("installation") or {}
-    account = (installation.get("account") or {}).get("login")
+async def on_installation(event: Event[InstallationEvent]) -> Outcome:
+    installation = event.data.installation
+    account = installation.account.login if installation.account is not None else None
     log.info(
         "installation %s",
-        event.data.get("action"),
-        extra={"installation_id": installation.get("id"), "account": account, "event": event.event},
+        event.data.action,
+        extra={"installation_id": installation.id, "account": account, "event": event.event},
     )
-    return Outcome(f"{event.event} {event.data.get('action')} logged")
+    return Outcome(f"{event.event} {event.data.action} logged")
 
 
 def build_router(intake: Intake | None) -> EventRouter:

@@ -17,8 +17,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from gidgethub import sansio
-
 from bot.core import feedback, policy, runs
 from bot.core.commands import (
     Accepted,
@@ -34,8 +32,9 @@ from bot.core.commands.code import CodeArgs
 from bot.core.commands.docs import DocsArgs
 from bot.core.commands.retry import RETRY, RetryArgs
 from bot.core.comments import CommandLine
+from bot.core.events import CheckRunEvent, Event, IssueCommentEvent, IssuesEvent, PullRequestEvent
 from bot.core.markdown import code_span
-from bot.core.origin import Origin, from_check_run, from_issue_comment, from_issue_labeled
+from bot.core.origin import Origin
 from bot.core.reconcile import CANCEL_ANNOTATION
 from bot.core.repositories import RepositoryRule
 from bot.core.resources import ACTIVE_PHASES, RUN_NAME, RunKind
@@ -132,65 +131,65 @@ class Intake:
 
     # --- event handlers -------------------------------------------------------------------------
 
-    async def on_issue_comment(self, event: sansio.Event) -> Outcome | None:
-        if event.data.get("action") != "created":
+    async def on_issue_comment(self, event: Event[IssueCommentEvent]) -> Outcome | None:
+        if event.data.action != "created":
             return None  # edited and deleted comments never start anything
-        origin = from_issue_comment(event.data, event.delivery_id)
-        if policy.is_automation(origin.sender, origin.sender_type):
-            return Outcome(f"ignored comment by {origin.sender}")
-        comment = event.data["comment"]
-        body = comment.get("body") or ""
-        by_sender = (comment.get("user") or {}).get("login", "").lower() == origin.sender.lower()
+        sender = event.data.sender
+        if policy.is_automation(sender.login, sender.type):
+            return Outcome.skipped(f"ignored comment by {sender.login}")
+        comment = event.data.comment
+        author = comment.user.login if comment.user is not None else ""
+        by_sender = author.lower() == sender.login.lower()
         try:
             config = await self.task_config.get()
         except TaskConfigUnavailable:
             # Without the job settings only commands must wait (503, redelivered later): a comment
             # that is not addressed to us is answered as usual.
             unconfigured = CommandContext((), RepositoryRule(web_host="", allowed_owners=()))
-            if not parse(body, unconfigured, trust_collapsed=by_sender).addressed_to_us:
+            if not parse(comment.body, unconfigured, trust_collapsed=by_sender).addressed_to_us:
                 return None
             raise
-        parsed = parse(body, command_context(config, origin), trust_collapsed=by_sender)
+        origin = event.data.origin(event.delivery_id)
+        parsed = parse(comment.body, command_context(config, origin), trust_collapsed=by_sender)
         if not parsed.addressed_to_us:
             return None
         return await self._carry_out(parsed, origin, config, f"comment-{origin.comment_id}")
 
-    async def on_labeled(self, event: sansio.Event) -> Outcome | None:
+    async def on_labeled(self, event: Event[IssuesEvent | PullRequestEvent]) -> Outcome | None:
         """`issues` or `pull_request` labeled with the docs or code label."""
-        label = (event.data.get("label") or {}).get("name")
+        label = event.data.label_name
         if label not in (self.docs_label, self.code_label):
             return None
-        data = dict(event.data)
-        if event.event == "pull_request":
-            data["issue"] = {**data["pull_request"], "pull_request": {}}
-        origin = from_issue_labeled(data, event.delivery_id)
+        origin = event.data.origin(event.delivery_id)
         if policy.is_automation(origin.sender, origin.sender_type):
-            return Outcome(f"ignored label by {origin.sender}")
+            return Outcome.skipped(f"ignored label by {origin.sender}")
         config = await self.task_config.get()
         context = command_context(config, origin)
         marker = f"label-{label}-{origin.run_identity}"
         if label == self.docs_label:
             return await self._carry_out(parse("/docs", context), origin, config, marker)
-        issue = data["issue"]
-        by_labeler = (issue.get("user") or {}).get("login", "").lower() == origin.sender.lower()
-        parsed = code_label_command(issue.get("body") or "", label, context, by_labeler=by_labeler)
+        issue = event.data.issue
+        author = issue.user.login if issue.user is not None else ""
+        by_labeler = author.lower() == origin.sender.lower()
+        parsed = code_label_command(issue.body or "", label, context, by_labeler=by_labeler)
         return await self._carry_out(parsed, origin, config, marker)
 
-    async def on_check_run(self, event: sansio.Event) -> Outcome | None:
+    async def on_check_run(self, event: Event[CheckRunEvent]) -> Outcome | None:
         """The Cancel / Retry buttons (`requested_action`) and "Re-run" (`rerequested`) on our check runs."""
-        check = event.data.get("check_run") or {}
-        run_name = check.get("external_id") or ""
-        if str((check.get("app") or {}).get("id")) != str(self.github.app_id) or not re.fullmatch(
+        check = event.data.check_run
+        run_name = check.external_id or ""
+        if str(check.app.id if check.app else None) != str(self.github.app_id) or not re.fullmatch(
             RUN_NAME, run_name
         ):
             return None  # another App's check run
         run = await self._find_run(run_name)
         if run is None:
             return Outcome(f"check run for unknown run {run_name}")
-        origin = from_check_run(event.data, event.delivery_id, run["metadata"].get("annotations") or {})
+        origin = event.data.origin(event.delivery_id, run["metadata"].get("annotations") or {})
         if policy.is_automation(origin.sender, origin.sender_type):
-            return Outcome(f"ignored check run action by {origin.sender}")
-        identifier = (event.data.get("requested_action") or {}).get("identifier", feedback.RETRY_ACTION)
+            return Outcome.skipped(f"ignored check run action by {origin.sender}")
+        requested = event.data.requested_action
+        identifier = (requested.identifier if requested else None) or feedback.RETRY_ACTION
         line = CommandLine(0, f"/{identifier} {run_name}")
         spec = CANCEL if identifier == feedback.CANCEL_ACTION else RETRY
         args = CancelArgs(run=run_name) if spec is CANCEL else RetryArgs(run=run_name)

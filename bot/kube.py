@@ -6,6 +6,7 @@ raised as `KubernetesUnavailable`, so the webhook can answer 503 and the control
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -105,14 +106,43 @@ def _skip_per_request_environment_lookups(api: client.ApiClient, host: str) -> N
 
 
 class Kube:
-    """The calls the bot makes, over one ApiClient."""
+    """The calls the bot makes, over one ApiClient. Each API group is built (and its module imported,
+    bot/kubernetes_lazy.py) on first use: `serve` never loads `CoreV1Api`, ~30 MiB of generated code
+    (benchmarks/README.md), since it reads its ConfigMap and Secrets as plain objects."""
 
     def __init__(self, api: client.ApiClient) -> None:
         self.api = api
-        self.core = client.CoreV1Api(api)
-        self.batch = client.BatchV1Api(api)
-        self.custom = client.CustomObjectsApi(api)
-        self.coordination = client.CoordinationV1Api(api)
+
+    @functools.cached_property
+    def core(self) -> client.CoreV1Api:
+        return client.CoreV1Api(self.api)
+
+    @functools.cached_property
+    def batch(self) -> client.BatchV1Api:
+        return client.BatchV1Api(self.api)
+
+    @functools.cached_property
+    def custom(self) -> client.CustomObjectsApi:
+        return client.CustomObjectsApi(self.api)
+
+    @functools.cached_property
+    def coordination(self) -> client.CoordinationV1Api:
+        return client.CoordinationV1Api(self.api)
+
+    async def _get_object(self, path: str, **path_params: str) -> dict[str, Any]:
+        """GET one object as a plain dict: no generated model (nor its module, nor dateutil parsing
+        its timestamps)."""
+        found: dict[str, Any] = await self.api.call_api(
+            path,
+            "GET",
+            path_params=path_params,
+            header_params={"Accept": "application/json"},
+            response_types_map={200: "object"},
+            auth_settings=["BearerToken"],
+            _return_http_data_only=True,
+            _request_timeout=REQUEST_TIMEOUT_SECONDS,
+        )
+        return found
 
     async def create_run(self, manifest: dict[str, Any]) -> bool:
         """Create a run; False if it already exists (a redelivery or another replica made it)."""
@@ -201,15 +231,8 @@ class Kube:
         cost more CPU than the rest of the call (benchmarks/README.md)."""
         with kubernetes_failures(f"reading secret {name}"):
             try:
-                secret: dict[str, Any] = await self.api.call_api(
-                    "/api/v1/namespaces/{namespace}/secrets/{name}",
-                    "GET",
-                    path_params={"namespace": namespace, "name": name},
-                    header_params={"Accept": "application/json"},
-                    response_types_map={200: "object"},
-                    auth_settings=["BearerToken"],
-                    _return_http_data_only=True,
-                    _request_timeout=REQUEST_TIMEOUT_SECONDS,
+                secret = await self._get_object(
+                    "/api/v1/namespaces/{namespace}/secrets/{name}", namespace=namespace, name=name
                 )
             except ApiException as exc:
                 if exc.status in (403, 404):
@@ -220,8 +243,10 @@ class Kube:
     async def read_task_config(self, namespace: str) -> TaskConfig:
         with kubernetes_failures(f"reading ConfigMap {CONFIGMAP_NAME}"):
             try:
-                configmap = await self.core.read_namespaced_config_map(
-                    CONFIGMAP_NAME, namespace, _request_timeout=REQUEST_TIMEOUT_SECONDS
+                configmap = await self._get_object(
+                    "/api/v1/namespaces/{namespace}/configmaps/{name}",
+                    namespace=namespace,
+                    name=CONFIGMAP_NAME,
                 )
             except ApiException as exc:
                 if exc.status == 404:
@@ -229,7 +254,7 @@ class Kube:
                         f"ConfigMap {CONFIGMAP_NAME} not found in namespace {namespace}: {CREATE_TASK_CONFIG}"
                     ) from None
                 raise
-        text = (configmap.data or {}).get(CONFIGMAP_KEY)
+        text = (configmap.get("data") or {}).get(CONFIGMAP_KEY)
         if text is None:
             raise TaskConfigUnavailable(
                 f"ConfigMap {CONFIGMAP_NAME} in namespace {namespace} has no key {CONFIGMAP_KEY}: "

@@ -8,7 +8,9 @@
 Writes `tests/fixtures/webhooks/<event>.<action>[.<variant>].json` (the full set the tests use), the
 subset the payload builders need into `bot/sandbox/github/payload_fixtures/` (package data, so
 `bot.sandbox.payloads` works when the package is installed), and `tests/fixtures/webhooks/README.md`
-naming the package, its version and licence, and where each file came from.
+naming the package, its version and licence, and where each file came from; and every example of each
+event the webhook decodes into `tests/fixtures/webhooks/examples/<event>.json` (a JSON array, as the
+package has them), which its models are checked against.
 
 Payloads are copied unmodified. The package has no `issue_comment` delivery for a pull request, so
 `issue_comment.created.pull_request.json` is the one assembled file; `DERIVED` says exactly how.
@@ -36,6 +38,18 @@ TESTS_DIR = REPO_ROOT / "tests" / "fixtures" / "webhooks"
 PACKAGE_DIR = REPO_ROOT / "bot" / "sandbox" / "github" / "payload_fixtures"
 
 Payload = dict[str, Any]
+
+DECODED_EVENTS = (
+    "check_run",
+    "installation",
+    "installation_repositories",
+    "issue_comment",
+    "issues",
+    "ping",
+    "pull_request",
+)
+"""The events `bot/core/events.py` has models for (a test checks the two lists agree)."""
+EXAMPLES_DIR_NAME = "examples"
 
 
 def _always(payload: Payload) -> bool:
@@ -153,6 +167,10 @@ substituting repository, installation, sender, issue, comment, label and check-r
 {rows}
 
 {DERIVED}
+
+`{EXAMPLES_DIR_NAME}/<event>.json` holds every example the package has of each event the webhook decodes
+({", ".join(f"`{event}`" for event in DECODED_EVENTS)}), unmodified, as a JSON array: every one of
+them must decode (`tests/core/test_events.py`).
 """
 
 
@@ -181,6 +199,12 @@ def refresh(package_dir: Path, tests_dir: Path, package_fixture_dir: Path) -> li
         (tests_dir / name).write_text(text)
         if in_package:
             (package_fixture_dir / name).write_text(text)
+    examples_dir = tests_dir / EXAMPLES_DIR_NAME
+    examples_dir.mkdir(exist_ok=True)
+    for stale in examples_dir.glob("*.json"):
+        stale.unlink()
+    for event in DECODED_EVENTS:
+        (examples_dir / f"{event}.json").write_text(dump(examples[event]))
     (tests_dir / "README.md").write_text(readme(manifest, sorted(sources)))
     return sorted(files)
 

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import io
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from http import HTTPStatus
+from typing import Any
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
-from gidgethub import sansio
+from gidgethub import BadRequest
+from pydantic import BaseModel, Field, ValidationError
 
 from bot.config import Settings
+from bot.core.events import Event, PingEvent
 from bot.errors import KubernetesUnavailable
 from bot.logs import JsonFormatter
 from bot.webhook import WEBHOOK_APP, EventRouter, Outcome, create_app
@@ -52,10 +57,10 @@ class RecordingRouter(EventRouter):
 
     def __init__(self) -> None:
         super().__init__()
-        self.seen: list[sansio.Event] = []
+        self.seen: list[Event[PingEvent]] = []
         self.add(self.record, "ping")
 
-    async def record(self, event: sansio.Event) -> Outcome:
+    async def record(self, event: Event[PingEvent]) -> Outcome:
         self.seen.append(event)
         return Outcome(f"saw {event.event}")
 
@@ -94,7 +99,7 @@ async def test_signed_handled_event_reaches_its_handler(client: Client, router: 
     assert (await response.json())["done"] == ["saw ping"]
     [event] = router.seen
     assert event.delivery_id == "d-1"
-    assert event.data["hook_id"] == 1
+    assert event.data.hook_id == 1
 
 
 FORGED = [
@@ -166,12 +171,29 @@ async def test_legacy_sha1_only_request_is_told_why(client: Client) -> None:
         ),
         pytest.param(delivery_headers(), b"{not json", "not valid JSON", id="malformed JSON"),
         pytest.param(delivery_headers(), b"\xff\xfe{}", "not valid JSON", id="not UTF-8"),
-        pytest.param(delivery_headers(), b"[1, 2]", "must be a JSON object", id="JSON array"),
         pytest.param(
-            delivery_headers(), b"[" * 100_000 + b"]" * 100_000, "not valid JSON", id="deeply nested"
+            delivery_headers(), b"[1, 2]", "body: expected an object, got an array", id="JSON array"
         ),
         pytest.param(
-            delivery_headers(), b'{"n": ' + b"9" * 5000 + b"}", "not valid JSON", id="5000-digit number"
+            delivery_headers(),
+            b"[" * 100_000 + b"]" * 100_000,
+            "body: expected an object, got an array",
+            id="deeply nested",
+        ),
+        pytest.param(
+            delivery_headers(),
+            b'{"zen": "z", "n": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+            "not valid JSON: nested too deeply",
+            id="deeply nested in a field nobody reads",
+        ),
+        pytest.param(
+            delivery_headers(),
+            b'{"zen": "z", "hook_id": ' + b"9" * 5000 + b"}",
+            "hook_id: integer value out of range",
+            id="5000-digit number",
+        ),
+        pytest.param(
+            delivery_headers(), b'{"hook_id": 1}', "zen: required field missing", id="a field missing"
         ),
     ],
 )
@@ -233,10 +255,10 @@ async def test_body_at_the_limit_is_read(
 async def test_handler_that_cannot_store_makes_503_and_others_still_run(
     aiohttp_client: ClientFactory, settings: Settings, router: RecordingRouter
 ) -> None:
-    async def kubernetes_down(event: sansio.Event) -> Outcome:
+    async def kubernetes_down(event: Event[PingEvent]) -> Outcome:
         raise KubernetesUnavailable("connection refused")
 
-    async def broken(event: sansio.Event) -> Outcome:
+    async def broken(event: Event[PingEvent]) -> Outcome:
         raise RuntimeError("bug")
 
     router.add(kubernetes_down, "ping")
@@ -257,7 +279,7 @@ async def test_handler_that_cannot_store_makes_503_and_others_still_run(
 async def test_handler_bug_makes_500(aiohttp_client: ClientFactory, settings: Settings) -> None:
     router = EventRouter()
 
-    async def broken(event: sansio.Event) -> Outcome:
+    async def broken(event: Event[PingEvent]) -> Outcome:
         raise RuntimeError("bug")
 
     router.add(broken, "ping")
@@ -270,6 +292,53 @@ async def test_handler_bug_makes_500(aiohttp_client: ClientFactory, settings: Se
     assert response.status == 500
 
 
+def _spec_refusal() -> Exception:
+    class Spec(BaseModel):
+        branch: str = Field(pattern=r"^[a-z]+$")
+
+    try:
+        Spec(branch="ü")
+    except ValidationError as exc:
+        return exc
+    raise AssertionError("the model accepted the value")
+
+
+@pytest.mark.parametrize(
+    ("raised", "status", "reason"),
+    [
+        pytest.param(
+            _spec_refusal, 400, "a value a run cannot take: branch: String should match", id="run spec"
+        ),
+        pytest.param(lambda: BadRequest(HTTPStatus.NOT_FOUND), 400, "GitHub does not know", id="GitHub 404"),
+        pytest.param(lambda: BadRequest(HTTPStatus.GONE), 400, "GitHub does not know", id="GitHub 410"),
+        pytest.param(lambda: BadRequest(HTTPStatus.FORBIDDEN), 500, None, id="GitHub 403 is ours to fix"),
+        pytest.param(lambda: KeyError("bug"), 500, None, id="a bug"),
+    ],
+)
+async def test_what_the_delivery_names_is_refused_and_bugs_are_500(
+    aiohttp_client: ClientFactory,
+    settings: Settings,
+    raised: Callable[[], Exception],
+    status: int,
+    reason: str | None,
+) -> None:
+    router = EventRouter()
+
+    async def handler(event: Event[PingEvent]) -> Outcome:
+        raise raised()
+
+    router.add(handler, "ping")
+    client = await aiohttp_client(create_app(settings, router))
+    response = await client.post(
+        "/webhook",
+        data=PING_BODY,
+        headers=delivery_headers(**{"X-Hub-Signature-256": sha256_signature(PING_BODY)}),
+    )
+    assert response.status == status
+    if reason is not None:
+        assert reason in (await response.json())["error"]
+
+
 async def test_follow_up_runs_after_the_answer(aiohttp_client: ClientFactory, settings: Settings) -> None:
     ran: list[str] = []
     router = EventRouter()
@@ -277,7 +346,7 @@ async def test_follow_up_runs_after_the_answer(aiohttp_client: ClientFactory, se
     async def reply() -> None:
         ran.append("reply")
 
-    async def handler(event: sansio.Event) -> Outcome:
+    async def handler(event: Event[PingEvent]) -> Outcome:
         return Outcome("queued a reply", follow_up=[reply])
 
     router.add(handler, "ping")
@@ -354,3 +423,103 @@ async def test_log_lines_carry_the_delivery_id_and_never_the_secret(client: Clie
     assert {line["delivery"] for line in webhook_lines} == {"abc-123", "forged-9"}
     assert WEBHOOK_SECRET not in stream.getvalue()
     assert lines[-1]["message"] == "echo [redacted]"
+
+
+@pytest.mark.parametrize(
+    ("answer", "done"),
+    [
+        pytest.param(None, None, id="the handler returned nothing"),
+        pytest.param(Outcome.skipped("ignored comment by a bot"), ["ignored comment by a bot"], id="skipped"),
+    ],
+)
+async def test_a_delivery_that_does_nothing_is_counted_and_not_logged_at_info(
+    aiohttp_client: ClientFactory,
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+    answer: Outcome | None,
+    done: list[str] | None,
+) -> None:
+    router = EventRouter()
+
+    async def handler(event: Event[PingEvent]) -> Outcome | None:
+        return answer
+
+    router.add(handler, "ping")
+    client = await aiohttp_client(create_app(settings, router))
+    with caplog.at_level(logging.DEBUG, logger="bot.webhook"):
+        response = await client.post(
+            "/webhook",
+            data=PING_BODY,
+            headers=delivery_headers(**{"X-Hub-Signature-256": sha256_signature(PING_BODY)}),
+        )
+    assert response.status == 200
+    body = await response.json()
+    assert body["outcome"] == "nothing_to_do"
+    assert body.get("done") == done
+    levels = {record.levelno for record in caplog.records if record.name == "bot.webhook"}
+    assert levels == {logging.DEBUG}
+    metrics = await (await client.get("/metrics")).text()
+    assert 'orchestrator_webhook_deliveries_total{event="ping",outcome="nothing_to_do"} 1.0' in metrics
+
+
+async def test_an_action_nobody_handles_runs_no_handler(
+    aiohttp_client: ClientFactory, settings: Settings
+) -> None:
+    router = EventRouter()
+    seen: list[str] = []
+
+    async def on_created(event: Event[Any]) -> Outcome:
+        seen.append(event.event)
+        return Outcome("acted")
+
+    router.add(on_created, "installation", action="created")
+    client = await aiohttp_client(create_app(settings, router))
+    body = json.dumps({"action": "deleted", "installation": {"id": 1}}).encode()
+    response = await client.post(
+        "/webhook",
+        data=body,
+        headers=delivery_headers("installation", **{"X-Hub-Signature-256": sha256_signature(body)}),
+    )
+    assert (response.status, (await response.json())["outcome"], seen) == (200, "nothing_to_do", [])
+
+
+def test_a_handler_for_an_event_without_a_model_is_refused_at_registration() -> None:
+    async def on_push(event: Event[Any]) -> None:
+        return None
+
+    with pytest.raises(ValueError, match="no model to decode 'push' events"):
+        EventRouter().add(on_push, "push")
+
+
+async def test_a_burst_beyond_the_turns_waits_and_is_answered(
+    aiohttp_client: ClientFactory, settings: Settings
+) -> None:
+    router = EventRouter()
+    inside, most = 0, 0
+    gate = asyncio.Event()
+
+    async def slow(event: Event[PingEvent]) -> Outcome:
+        nonlocal inside, most
+        inside += 1
+        most = max(most, inside)
+        await gate.wait()
+        inside -= 1
+        return Outcome("pong")
+
+    router.add(slow, "ping")
+    client = await aiohttp_client(create_app(settings, router, max_in_flight=3, max_waiting=4))
+    headers = delivery_headers(**{"X-Hub-Signature-256": sha256_signature(PING_BODY)})
+    posts = [asyncio.create_task(client.post("/webhook", data=PING_BODY, headers=headers)) for _ in range(10)]
+    for _ in range(500):
+        await asyncio.sleep(0.01)
+        if inside == 3 and sum(post.done() for post in posts) == 3:
+            break  # 3 in flight, 3 answered at once: the other 4 wait
+    gate.set()
+    answers = await asyncio.gather(*posts)
+    # 3 in flight, 4 waiting for a turn; the other 3 are told to come back, their bodies unread.
+    statuses = sorted(answer.status for answer in answers)
+    assert statuses == [200] * 7 + [503] * 3
+    assert all(answer.headers.get("Retry-After") for answer in answers if answer.status == 503)
+    assert most == 3
+    metrics = await (await client.get("/metrics")).text()
+    assert 'orchestrator_webhook_deliveries_total{event="-",outcome="busy"} 3.0' in metrics

@@ -1,8 +1,10 @@
-"""Where a command came from, read out of a webhook payload, and kept on the run as annotations so the
-feedback loop can find the issue, comment, PR head and installation from the resource alone."""
+"""Where a command came from, built from the plain values a decoded webhook payload holds, and kept on
+the run as annotations so the feedback loop can find the issue, comment, PR head and installation from
+the resource alone."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -81,61 +83,73 @@ class Origin:
         return {ANNOTATION_PREFIX + key: str(value) for key, value in values.items() if value is not None}
 
 
-def _common(data: dict[str, Any], delivery_id: str, source: Source) -> dict[str, Any]:
-    repository = data["repository"]
-    sender = data["sender"]
-    return {
-        "repository": repository["full_name"],
-        "repository_id": int(repository["id"]),
-        "ssh_url": repository["ssh_url"],
-        "html_url": repository["html_url"],
-        "default_branch": repository.get("default_branch") or "main",
-        "sender": sender["login"],
-        "sender_type": sender.get("type") or "User",
-        "installation_id": int((data.get("installation") or {}).get("id") or 0),
-        "delivery_id": delivery_id,
-        "source": source,
-    }
+@dataclass(frozen=True)
+class Envelope:
+    """What every repository event carries, as plain values: where, who, through which installation,
+    and the delivery (bot/core/events.py reads them out of the decoded payload)."""
+
+    repository: str
+    """owner/name"""
+    repository_id: int
+    ssh_url: str
+    html_url: str
+    """The repository's web address (https://github.com/owner/name, or the Enterprise Server's)."""
+    default_branch: str
+    sender: str
+    sender_type: str
+    installation_id: int
+    """0 when the delivery names no installation."""
+    delivery_id: str
 
 
-def from_issue_comment(data: dict[str, Any], delivery_id: str) -> Origin:
-    issue = data["issue"]
+def _common(envelope: Envelope, source: Source) -> dict[str, Any]:
+    return {**vars(envelope), "source": source}
+
+
+def from_issue_comment(
+    envelope: Envelope, *, issue_number: int, is_pull_request: bool, comment_id: int
+) -> Origin:
     return Origin(
-        **_common(data, delivery_id, "comment"),
-        issue_number=int(issue["number"]),
-        is_pull_request="pull_request" in issue,
-        comment_id=int(data["comment"]["id"]),
-        event_key=f"comment-{int(data['comment']['id'])}",
+        **_common(envelope, "comment"),
+        issue_number=issue_number,
+        is_pull_request=is_pull_request,
+        comment_id=comment_id,
+        event_key=f"comment-{comment_id}",
     )
 
 
-def from_issue_labeled(data: dict[str, Any], delivery_id: str) -> Origin:
-    issue = data["issue"]
-    label = (data.get("label") or {}).get("name")
-    labeled_at = issue.get("updated_at")
+def from_issue_labeled(
+    envelope: Envelope,
+    *,
+    issue_number: int,
+    is_pull_request: bool,
+    label: str | None,
+    issue_id: int,
+    labeled_at: str | None,
+) -> Origin:
     # The issue's id is unique across repositories; adding the label updates the issue, so labelling
     # it again later is a new event.
-    known = label and labeled_at and issue.get("id")
+    known = label and labeled_at and issue_id
     return Origin(
-        **_common(data, delivery_id, "label"),
-        issue_number=int(issue["number"]),
-        is_pull_request="pull_request" in issue,
-        event_key=f"label-{label}-{issue['id']}-{labeled_at}" if known else None,
+        **_common(envelope, "label"),
+        issue_number=issue_number,
+        is_pull_request=is_pull_request,
+        event_key=f"label-{label}-{issue_id}-{labeled_at}" if known else None,
     )
 
 
-def from_check_run(data: dict[str, Any], delivery_id: str, run_annotations: dict[str, str]) -> Origin:
+def from_check_run(envelope: Envelope, *, head_sha: str | None, run_annotations: Mapping[str, str]) -> Origin:
     """A Retry / Cancel button press on one of our check runs: the issue comes from the run it shows."""
     previous = from_annotations(run_annotations)
     return Origin(
-        **_common(data, delivery_id, "check_run"),
+        **_common(envelope, "check_run"),
         issue_number=int(previous.get("issue", "0")),
         is_pull_request=previous.get("pull-request") == "true",
-        head_sha=data["check_run"].get("head_sha") or previous.get("head-sha"),
+        head_sha=head_sha or previous.get("head-sha"),
     )
 
 
-def from_annotations(annotations: dict[str, str]) -> dict[str, str]:
+def from_annotations(annotations: Mapping[str, str]) -> dict[str, str]:
     """The origin annotations of a run, keyed without the prefix."""
     return {
         key.removeprefix(ANNOTATION_PREFIX): value

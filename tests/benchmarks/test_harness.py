@@ -38,9 +38,12 @@ def cells(result: dict[str, Any], contender: str, workload: str) -> list[dict[st
     return [c for c in result["cells"] if c["contender"] == contender and c["workload"] == workload]
 
 
+WORKLOADS = ("plain", "ignored", "command", "redelivered")
+
+
 def test_every_cell_sends_and_completes_every_delivery(tiny_result: dict[str, Any]) -> None:
-    # 2 contenders x 2 workloads x 2 concurrency levels x 2 rounds
-    assert len(tiny_result["cells"]) == 16
+    # 2 contenders x 4 workloads x 2 concurrency levels x 2 rounds
+    assert len(tiny_result["cells"]) == 32
     for cell in tiny_result["cells"]:
         assert cell["sent"] == cell["completed"] == DELIVERIES, cell
         assert cell["failures"] == {}
@@ -48,8 +51,14 @@ def test_every_cell_sends_and_completes_every_delivery(tiny_result: dict[str, An
 
 
 def test_each_server_answers_as_it_should(tiny_result: dict[str, Any]) -> None:
-    for workload in ("ignored", "command"):
+    for workload in WORKLOADS:
         assert all(c["statuses"] == {"202": DELIVERIES} for c in cells(tiny_result, "floor", workload))
+    for cell in cells(tiny_result, "ours", "plain"):
+        assert cell["statuses"] == {"200": DELIVERIES}
+        assert json.loads(cell["sample_bodies"]["200"]) == {
+            "event": "issue_comment",
+            "outcome": "nothing_to_do",
+        }
     for cell in cells(tiny_result, "ours", "ignored"):
         assert cell["statuses"] == {"202": DELIVERIES}
         assert json.loads(cell["sample_bodies"]["202"]) == {"event": "push", "outcome": "ignored"}
@@ -58,12 +67,24 @@ def test_each_server_answers_as_it_should(tiny_result: dict[str, Any]) -> None:
         assert cell["distinct_bodies"] == DELIVERIES
         assert cell["statuses"] == {"200": DELIVERIES}
         assert json.loads(cell["sample_bodies"]["200"])["done"][0].startswith("created CodeRun ")
+    for cell in cells(tiny_result, "ours", "redelivered"):
+        # The same comment every time: its run was stored by the first (a warm-up delivery).
+        assert cell["statuses"] == {"200": DELIVERIES}
+        assert json.loads(cell["sample_bodies"]["200"])["done"][0].endswith("already existed")
+
+
+def test_no_accepted_command_is_lost_or_stored_twice(tiny_result: dict[str, Any]) -> None:
+    # Every command cell and its warm-up created one run per delivery, the redelivered comment one.
+    expected = 2 * 2 * DELIVERIES + TINY.warmup + 1
+    assert tiny_result["stored"] == {"created_answers": expected, "runs_stored": expected}
+    [lost] = [t for t in tiny_result["targets"] if t["name"] == "accepted commands lost or stored twice"]
+    assert (lost["value"], lost["met"]) == (0.0, True)
 
 
 def test_ratios_are_computed_for_every_cell_against_the_floor(tiny_result: dict[str, Any]) -> None:
     ratios = tiny_result["ratios"]
-    assert {(r["workload"], r["concurrency"], r["versus"]) for r in ratios} == {
-        (workload, concurrency, "floor") for workload in ("ignored", "command") for concurrency in (1, 4)
+    assert {(r["workload"], r["concurrency"], r["contender"], r["versus"]) for r in ratios} == {
+        (workload, concurrency, "ours", "floor") for workload in WORKLOADS for concurrency in (1, 4)
     }
     for ratio in ratios:
         for metric in ("p50_ms", "p99_ms", "throughput_rps", "server_cpu_ms_per_delivery"):
@@ -74,15 +95,20 @@ def test_summary_and_targets_cover_what_ran(tiny_result: dict[str, Any]) -> None
     assert {(s["contender"], s["workload"], s["concurrency"]) for s in tiny_result["summary"]} == {
         (contender, workload, concurrency)
         for contender in ("floor", "ours")
-        for workload in ("ignored", "command")
+        for workload in WORKLOADS
         for concurrency in (1, 4)
     }
     assert all(s["deliveries"] == 2 * DELIVERIES for s in tiny_result["summary"])
     by_name = {t["name"]: t for t in tiny_result["targets"]}
-    assert by_name["ignored event p99, ours / floor"]["value"] is not None
-    assert by_name["accepted command p99, ours / floor"]["value"] is not None
+    for measured in (
+        "comment without a command, CPU/delivery, ours / floor",
+        "ignored event, CPU/delivery, ours / floor",
+        "accepted /code p99 ms at the highest concurrency",
+        "(issue 10) ignored event p99, ours / floor",
+    ):
+        assert by_name[measured]["value"] is not None, measured
     # Without Probot its targets are reported as not measured, not as met or missed.
-    assert [t["met"] for t in tiny_result["targets"] if "Probot" in t["name"]] == [None, None]
+    assert [t["met"] for t in tiny_result["targets"] if "Probot" in t["name"]] == [None, None, None]
     assert set(tiny_result["memory"]) == {"floor", "ours"}
     assert "ours / floor" in render(tiny_result)
 
@@ -92,7 +118,7 @@ def test_throughput_targets_use_the_saturating_concurrency() -> None:
         {"workload": "ignored", "versus": "probot", "concurrency": c, "throughput_rps": v, "p99_ms": 1.0}
         for c, v in ((1, 1.2), (16, 2.5), (64, 2.2))
     ]
-    [ignored] = [t for t in targets(ratios) if t.name.startswith("ignored event throughput")]
+    [ignored] = [t for t in targets(ratios) if t.name.startswith("(issue 10) ignored event throughput")]
     assert (ignored.value, ignored.met, ignored.detail) == (2.2, True, "worst at concurrency 64")
 
 
@@ -149,3 +175,17 @@ def test_a_short_run_counts_its_calls_and_edits() -> None:
     assert result["comment_edits"] == operations["PATCH issues/update-comment"] >= 1
     assert result["most_writes_in_60_s"] <= result["writes"] <= result["calls"]
     assert result["targets"][0]["name"] == "GitHub writes in any 60 s window"
+
+
+async def test_the_gidgethub_contender_verifies_decodes_and_answers(aiohttp_client: Any) -> None:
+    from benchmarks.gidgethub_bot import create_bot_app, parse_code
+    from bot.sandbox.deliveries import webhook_headers
+
+    client = await aiohttp_client(create_bot_app("secret"))
+    body = json.dumps({"action": "created", "comment": {"body": "hi\n/code 5 --service trader"}}).encode()
+    signed = webhook_headers("issue_comment", body, "secret")
+    assert (await client.post("/webhook", data=body, headers=signed)).status == 200
+    forged = webhook_headers("issue_comment", body, "other")
+    assert (await client.post("/webhook", data=body, headers=forged)).status == 401
+    assert parse_code("/code 5 --service trader") == {"task_id": 5, "service": "trader", "model": None}
+    assert parse_code("no command here") is None

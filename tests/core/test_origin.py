@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from bot.core.commands.code import CodeArgs
-from bot.core.origin import from_issue_comment, from_issue_labeled
+from bot.core.events import IssueCommentEvent, IssuesEvent
+from bot.core.origin import Origin
 from bot.core.runs import code_run
 from bot.core.taskconfig import TaskConfig
 from bot.sandbox import payloads
@@ -27,6 +30,14 @@ def label_delivery(updated_at: str | None = "2025-07-01T12:00:00Z") -> dict[str,
     else:
         data["issue"]["updated_at"] = updated_at
     return data
+
+
+def from_issue_comment(data: dict[str, Any], delivery_id: str) -> Origin:
+    return msgspec.convert(data, IssueCommentEvent).origin(delivery_id)
+
+
+def from_issue_labeled(data: dict[str, Any], delivery_id: str) -> Origin:
+    return msgspec.convert(data, IssuesEvent).origin(delivery_id)
 
 
 def test_a_comments_identity_is_its_id() -> None:

@@ -14,12 +14,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import pytest
 from kubernetes_asyncio import client
 
 from bot.core import jobs, runs
 from bot.core.commands.code import CodeArgs
-from bot.core.origin import from_issue_comment
+from bot.core.events import IssueCommentEvent
 from bot.core.policy import SSH_PRIVATE_KEY, SSH_PUBLIC_KEY, ssh_secret_name
 from bot.core.reconcile import CANCEL_ANNOTATION
 from bot.kube import Kube
@@ -123,7 +124,7 @@ def set_the_scene(stack: Stack) -> None:
 async def seed_run(stack: Stack, api: client.ApiClient, case: Case, phase: str) -> str:
     """A run alice started from the case's issue, already in `phase`, for /cancel and /retry to find."""
     payload = stack.comment_payload(case.number, "alice", COMMAND_LINE, on_pull_request=case.on_pull_request)
-    origin = from_issue_comment(payload, f"seed-{uuid.uuid4()}")
+    origin = msgspec.convert(payload, IssueCommentEvent).origin(f"seed-{uuid.uuid4()}")
     manifest = runs.code_run(CodeArgs(task_id=5, service="trader"), origin, 0, CONFIG, NAMESPACE)
     kube = Kube(api)
     assert await kube.create_run(manifest)
