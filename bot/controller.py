@@ -27,8 +27,18 @@ from kubernetes_asyncio.leaderelection import electionconfig, leaderelection
 from kubernetes_asyncio.leaderelection.resourcelock.leaselock import LeaseLock
 
 from bot.core import jobs, render
-from bot.core.reconcile import DeleteJob, EnsureChildren, Observed, RequeueAfter, UpdateStatus, reconcile
-from bot.core.resources import GROUP, PLURALS, VERSION, RunKind
+from bot.core.reconcile import (
+    DeleteJob,
+    EnsureChildren,
+    Observed,
+    RequeueAfter,
+    UpdateStatus,
+    orphan_slot,
+    reconcile,
+    slot,
+)
+from bot.core.resources import FINISHED_PHASES, GROUP, PLURALS, VERSION, RunKind
+from bot.core.schedule import Admission, Limits, Slot, admit
 from bot.core.taskconfig import TaskConfig
 from bot.errors import KubernetesUnavailable
 from bot.health import ControllerMetrics, health_app
@@ -43,6 +53,7 @@ RunListener = Callable[[dict[str, Any]], Awaitable[None]]
 RUN_KINDS: tuple[RunKind, ...] = ("DocsRun", "CodeRun")
 WATCH_TIMEOUT_SECONDS = 240
 WATCH_RETRY_SECONDS = 1.0
+MANAGED_JOBS = "app.kubernetes.io/managed-by=orchestrator-bot"
 
 
 def default_identity() -> str:
@@ -84,6 +95,9 @@ class Controller:
         self.leader_tasks: list[Callable[[], Coroutine[Any, Any, None]]] = []
         """More work that only the Lease holder does (the reporter), run beside the reconcile loops."""
         self.leading = asyncio.Event()
+        self.runs_seen: dict[str, dict[str, Any]] = {}
+        """Every run as the watch last delivered it (for the scheduler's view of the namespace)."""
+        self.start_lock = asyncio.Lock()
         self._lead_task: asyncio.Task[Any] | None = None
 
     # --- leadership -----------------------------------------------------------------------------
@@ -192,7 +206,13 @@ class Controller:
                     listing = await self.kube.custom.list_namespaced_custom_object(
                         GROUP, VERSION, self.options.namespace, plural
                     )
-                for run in listing.get("items", []):
+                listed = listing.get("items", [])
+                names = {run["metadata"]["name"] for run in listed}
+                for gone in [
+                    n for n, r in self.runs_seen.items() if r.get("kind") == kind and n not in names
+                ]:
+                    del self.runs_seen[gone]
+                for run in listed:
                     await self._on_run(kind, run)
                 version = listing["metadata"]["resourceVersion"]
                 await self._follow(
@@ -249,9 +269,11 @@ class Controller:
         if event["type"] in ("ADDED", "MODIFIED"):
             await self._on_run(kind, event["raw_object"])
         elif event["type"] == "DELETED":
+            self.runs_seen.pop(event["raw_object"]["metadata"]["name"], None)
             await self._notify(event["raw_object"])
 
     async def _on_run(self, kind: RunKind, run: dict[str, Any]) -> None:
+        self.runs_seen[run["metadata"]["name"]] = {**run, "kind": kind}
         self.queue.add((kind, run["metadata"]["name"]))
         await self._notify(run)
 
@@ -317,10 +339,28 @@ class Controller:
             (job.get("status") or {}).get("succeeded") or (job.get("status") or {}).get("failed")
         )
         message = await self.kube.termination_message(namespace, name) if finished_job else None
+        if job is not None:
+            await self._carry_out(kind, run, job, message, None)
+            return
+        # Deciding to start a Job and creating it happen under one lock, so that no other run's
+        # decision sees the workspace free in between (bot.core.schedule).
+        async with self.start_lock:
+            await self._carry_out(kind, run, job, message, await self._admission(run))
+
+    async def _carry_out(
+        self,
+        kind: RunKind,
+        run: dict[str, Any],
+        job: dict[str, Any] | None,
+        message: str | None,
+        admission: Admission | None,
+    ) -> None:
+        namespace, name = self.options.namespace, run["metadata"]["name"]
         plan = reconcile(
-            Observed(run, job, message, datetime.now(UTC)),
+            Observed(run, job, message, datetime.now(UTC), admission),
             self.config.cleanup,
             self.config.job.active_deadline_seconds,
+            self.config.scheduling.max_queue_seconds,
         )
         for action in sorted(plan.actions, key=lambda a: isinstance(a, UpdateStatus)):
             if isinstance(action, EnsureChildren):
@@ -338,6 +378,37 @@ class Controller:
                 status = {key: value for key, value in action.status.items() if key != "progress"}
                 await self.kube.patch_run_status(kind, namespace, name, status)
                 log.info("%s %s is %s", kind, name, action.status.get("phase"), extra={"run": name})
+                if action.status.get("phase") in FINISHED_PHASES:
+                    await self._wake_the_queue()
+
+    async def _slots(self, current: dict[str, Any]) -> list[Slot]:
+        """Every run of the namespace as the scheduler sees it. The Jobs are listed now (a Job is
+        what holds a workspace, so that list must be exact); the runs come from the watch, with the
+        run being reconciled as just read."""
+        jobs_by_name = {
+            job["metadata"]["name"]: job
+            for job in await self.kube.list_jobs(self.options.namespace, MANAGED_JOBS)
+        }
+        runs = {**self.runs_seen, current["metadata"]["name"]: current}
+        scope = self.config.workspace.scope
+        slots = [slot(run, jobs_by_name.get(name), scope) for name, run in runs.items()]
+        orphans = (orphan_slot(job) for name, job in jobs_by_name.items() if name not in runs)
+        return slots + [orphan for orphan in orphans if orphan is not None]
+
+    async def _admission(self, run: dict[str, Any]) -> Admission | None:
+        """Whether a run without a Job may start one now (None: it is not waiting to start)."""
+        slots = await self._slots(run)
+        name = run["metadata"]["name"]
+        if not any(s.name == name and s.state == "waiting" for s in slots):
+            return None
+        scheduling = self.config.scheduling
+        return admit(name, slots, Limits(scheduling.max_active_runs, scheduling.max_active_runs_per_user))
+
+    async def _wake_the_queue(self) -> None:
+        """A run ended: the runs queued behind it are looked at now, not at their next recheck."""
+        for name, queued in list(self.runs_seen.items()):
+            if (queued.get("status") or {}).get("phase") == "Queued":
+                self.queue.add((queued["kind"], name))
 
     async def _ensure_children(self, run: dict[str, Any]) -> dict[str, Any] | None:
         """Create ConfigMap, PVC (code) and Job if absent; a status that fails the run if the run

@@ -287,6 +287,15 @@ class Kube:
         as_dict: dict[str, Any] = self.api.sanitize_for_serialization(job)
         return as_dict
 
+    async def list_jobs(self, namespace: str, label_selector: str = "") -> list[dict[str, Any]]:
+        """The Jobs as plain dicts (camelCase, like the API sends them)."""
+        with kubernetes_failures("listing Jobs"):
+            answer = await self.batch.list_namespaced_job(
+                namespace, label_selector=label_selector, _request_timeout=REQUEST_TIMEOUT_SECONDS
+            )
+        items: list[dict[str, Any]] = self.api.sanitize_for_serialization(answer).get("items", [])
+        return items
+
     async def termination_message(self, namespace: str, job_name: str) -> str | None:
         """The first terminated container's message among the Job's Pods (the agent's JSON result)."""
         with kubernetes_failures(f"listing the Pods of Job {job_name}"):
@@ -337,11 +346,12 @@ class Kube:
         return True
 
     async def delete_job(self, namespace: str, name: str) -> bool:
-        """Delete a Job and (in the background) its Pods; False when it was already gone."""
+        """Delete a Job once its Pods are gone (foreground): while they stop, the Job still shows that
+        its workspace is busy. False when it was already gone."""
         with kubernetes_failures(f"deleting Job {name}"):
             try:
                 await self.batch.delete_namespaced_job(
-                    name, namespace, propagation_policy="Background", _request_timeout=REQUEST_TIMEOUT_SECONDS
+                    name, namespace, propagation_policy="Foreground", _request_timeout=REQUEST_TIMEOUT_SECONDS
                 )
             except ApiException as exc:
                 if exc.status == 404:

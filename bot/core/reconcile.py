@@ -217,10 +217,10 @@ def slot(run: dict[str, Any], job: dict[str, Any] | None, scope: WorkspaceScope)
     phase = status.get("phase")
     cancelled = CANCEL_ANNOTATION in (metadata.get("annotations") or {})
     state: SlotState
-    if phase in FINISHED_PHASES or cancelled or metadata.get("deletionTimestamp"):
-        state = "finished"
-    elif job is not None:
+    if job is not None:  # first: a Job still running holds its workspace, even for a cancelled run
         state = "finished" if job_state(job)[0] in ("succeeded", "failed") else "active"
+    elif phase in FINISHED_PHASES or cancelled or metadata.get("deletionTimestamp"):
+        state = "finished"
     elif status.get("jobName") and phase == "Running":
         state = "finished"  # its Job was deleted: reconcile fails it
     else:
@@ -234,6 +234,25 @@ def slot(run: dict[str, Any], job: dict[str, Any] | None, scope: WorkspaceScope)
             place = None  # not a run that can start; reconcile reports why
     created = str(metadata.get("creationTimestamp") or "")
     return Slot(metadata["name"], created, str(spec.get("githubUser", "")).lower(), place, state)
+
+
+def orphan_slot(job: dict[str, Any]) -> Slot | None:
+    """An unfinished Job whose run is gone (deleted, its Job not yet collected) still holds its
+    workspace until its Pod is gone."""
+    if job_state(job)[0] in ("succeeded", "failed"):
+        return None
+    metadata = job.get("metadata") or {}
+    volumes = (((job.get("spec") or {}).get("template") or {}).get("spec") or {}).get("volumes") or []
+    claims = [v["persistentVolumeClaim"].get("claimName") for v in volumes if v.get("persistentVolumeClaim")]
+    labels = metadata.get("labels") or {}
+    created = str(metadata.get("creationTimestamp") or "")
+    return Slot(
+        str(metadata.get("name")),
+        created,
+        labels.get("github-user", ""),
+        claims[0] if claims else None,
+        "active",
+    )
 
 
 def _queued_message(admission: Admission, user: str) -> str:

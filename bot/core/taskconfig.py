@@ -124,6 +124,15 @@ class RepositoriesConfig(CamelModel):
     allowed_owners: list[GitHubLogin] | None = Field(default=None, min_length=1)
 
 
+class SchedulingConfig(CamelModel):
+    """How many agents run at once, and how long a run may wait for its turn (bot.core.schedule).
+    One agent per workspace always; 0 means no limit."""
+
+    max_active_runs: int = Field(default=10, ge=0, le=10_000)
+    max_active_runs_per_user: int = Field(default=3, ge=0, le=10_000)
+    max_queue_seconds: int = Field(default=24 * 3600, ge=60, le=30 * 24 * 3600)
+
+
 class TaskConfig(CamelModel):
     job: JobConfig
     agent: AgentConfig
@@ -134,6 +143,7 @@ class TaskConfig(CamelModel):
     cleanup: CleanupConfig = Field(default_factory=CleanupConfig)
     defaults: RunDefaults = Field(default_factory=RunDefaults)
     workspace: WorkspaceConfig = Field(default_factory=WorkspaceConfig)
+    scheduling: SchedulingConfig = Field(default_factory=SchedulingConfig)
     repositories: RepositoriesConfig = Field(default_factory=RepositoriesConfig)
 
     @model_validator(mode="after")

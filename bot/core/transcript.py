@@ -2,11 +2,11 @@
 
 The Job runs `claude -p --output-format stream-json --verbose`, which prints one JSON object per line
 (types in `sdk.d.ts` / `sdk-tools.d.ts` of `@anthropic-ai/claude-code` 1.0.56; real transcripts in
-tests/fixtures/claude-code-1.0.56/). Its script prints lines of its own, and a crash prints a trace:
+bot/sandbox/recordings/claude-code-1.0.56/). Its script prints lines of its own, and a crash prints a trace:
 lines that are not JSON become `PlainText`. Pure, no clock, and it never raises on any input: a
 hostile, truncated or unknown line becomes `PlainText` or `Other`, and odd field types are ignored.
 
-What the CLI taught us (tests/fixtures/claude-code-1.0.56/README.md): failure is not one subtype.
+What the CLI taught us (bot/sandbox/recordings/claude-code-1.0.56/README.md): failure is not one subtype.
 A run failed when its `result` line has `is_error: true`, or a subtype other than `success`, or when
 no `result` line came at all. Usage on `assistant` lines is not final: tokens and cost come from the
 `result` line. `num_turns` counts different things per subtype: shown, never computed with.

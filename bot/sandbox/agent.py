@@ -2,7 +2,8 @@
 recorded pace (sped up or slowed down), framed by the lines its Job script echoes, and a synthetic
 flood for load tests.
 
-The recordings are tests/fixtures/claude-code-1.0.56/*.jsonl with their arrival times (*.times); they
+The recordings are bot/sandbox/recordings/claude-code-1.0.56/*.jsonl (package data, so the demo
+works from an installed wheel) with their arrival times (*.times); they
 hold planted fake credentials, which is what the redaction tests need.
 """
 
@@ -11,12 +12,13 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable, Mapping
+from importlib import resources
 from pathlib import Path
 
 Transcript = tuple[tuple[float, str], ...]
 """(seconds after the container started, the line it prints)"""
 
-RECORDINGS = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "claude-code-1.0.56"
+RECORDINGS = Path(str(resources.files(__package__) / "recordings" / "claude-code-1.0.56"))
 NAMES = ("success", "error", "error529", "max-turns", "error-during-execution")
 
 

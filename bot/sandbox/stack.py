@@ -12,7 +12,7 @@ import base64
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,11 +62,17 @@ def agent_pushes_a_branch(job: dict[str, Any]) -> JobOutcome:
     )
 
 
-def cluster_objects(namespace: str = NAMESPACE) -> list[dict[str, Any]]:
-    """What an installation has before the first command: CRDs, the namespace, the job settings, the
-    API key secret and the demo users' SSH secrets."""
+def cluster_objects(
+    namespace: str = NAMESPACE, settings: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """What an installation has before the first command: CRDs, the namespace, the job settings (the
+    packaged default, with `settings` sections replaced), the API key secret and the demo users' SSH
+    secrets."""
     task_config = yaml.safe_load(TASK_CONFIG_FILE.read_text())
     task_config["metadata"]["namespace"] = namespace
+    if settings:
+        values = {**yaml.safe_load(task_config["data"]["config.yaml"]), **settings}
+        task_config["data"]["config.yaml"] = yaml.safe_dump(values, sort_keys=False)
     objects: list[dict[str, Any]] = [
         custom_resource_definition("DocsRun"),
         custom_resource_definition("CodeRun"),
@@ -215,6 +221,7 @@ async def running_stack(
     lease_seconds: int = 3,
     progress_seconds: float = 0.5,
     comment_edit_seconds: float = 1.0,
+    task_settings: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[Stack]:
     """Start everything; the controller (with a short Lease) unless `controller=False`. Progress is
     written and shown sooner than in production (`progress_seconds`, `comment_edit_seconds`)."""
@@ -239,7 +246,7 @@ async def running_stack(
         LocalGitHubAPI(webhook_secret=WEBHOOK_SECRET) as gh,
         aiohttp.ClientSession() as session,
     ):
-        for manifest in cluster_objects(namespace):
+        for manifest in cluster_objects(namespace, task_settings):
             kube.apply_manifest(manifest)
         scene = seed_demo(gh)
         settings = stack_settings(gh, kube, namespace)

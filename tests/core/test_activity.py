@@ -24,8 +24,9 @@ from bot.core.transcript import (
     fold,
     parse_line,
 )
+from bot.sandbox.agent import RECORDINGS
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "claude-code-1.0.56"
+FIXTURES = RECORDINGS
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "activity"
 
 

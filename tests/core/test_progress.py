@@ -5,7 +5,6 @@ which Pods it follows."""
 from __future__ import annotations
 
 from collections import deque
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -33,8 +32,9 @@ from bot.core.progress import (
 from bot.core.redact import REDACTED, Secrets
 from bot.core.resources import RunProgress
 from bot.core.transcript import AgentProgress, fold, parse_line
+from bot.sandbox.agent import RECORDINGS
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "claude-code-1.0.56"
+FIXTURES = RECORDINGS
 SCHEMA = openapi_schema(RunProgress)
 NOW = "2025-07-01T12:00:10Z"
 

@@ -11,8 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.core.redact import REDACTED, Secrets, redact, redact_stream_line, redact_value
+from bot.sandbox.agent import RECORDINGS
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "claude-code-1.0.56"
+FIXTURES = RECORDINGS
 # The fake credentials planted in every transcript (fixtures README): in the second tool result.
 PLANTED = (
     "ghs_FAKEfakeFAKEfake0123456789abcdefABCD",

@@ -1,11 +1,10 @@
-"""The transcript parser and its fold, over the real CLI's transcripts (tests/fixtures/claude-code-1.0.56/)
+"""The transcript parser and its fold, over the real CLI's transcripts (bot/sandbox/recordings/claude-code-1.0.56/)
 and over one-line rows; hostile, truncated and arbitrary lines never make it raise."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,8 +34,9 @@ from bot.core.transcript import (
     outcome,
     parse_line,
 )
+from bot.sandbox.agent import RECORDINGS
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "claude-code-1.0.56"
+FIXTURES = RECORDINGS
 SESSION = "52f92e83-5280-4ca9-a3ef-9dbd753151fc"
 
 
