@@ -24,20 +24,17 @@ from bot.core.commands import (
     Parsed,
     code_label_command,
     command_context,
-    help_text,
     parse,
 )
 from bot.core.commands.cancel import CANCEL, CancelArgs
-from bot.core.commands.code import CodeArgs
-from bot.core.commands.docs import DocsArgs
+from bot.core.commands.plan import CreateRun, PlanContext, RequestCancel
 from bot.core.commands.retry import RETRY, RetryArgs
 from bot.core.comments import CommandLine
 from bot.core.events import CheckRunEvent, Event, IssueCommentEvent, IssuesEvent, PullRequestEvent
-from bot.core.markdown import code_span
 from bot.core.origin import Origin
 from bot.core.reconcile import CANCEL_ANNOTATION
 from bot.core.repositories import RepositoryRule
-from bot.core.resources import ACTIVE_PHASES, RUN_NAME, RunKind
+from bot.core.resources import RUN_NAME, RunKind
 from bot.core.taskconfig import TaskConfig
 from bot.github import GitHubApp, github_failures, post_reply_once
 from bot.kube import Kube, TaskConfigUnavailable
@@ -111,6 +108,16 @@ class ReplyLocks:
             self.users[key] -= 1
             if not self.users[key]:
                 del self.users[key], self.locks[key]
+
+
+@dataclass
+class Known:
+    """What one delivery's commands needed and the edge already looked up (asked once, not per line)."""
+
+    pull_request: dict[str, Any] | None = None
+    secret: policy.Decision | None = None
+    runs_here: list[dict[str, Any]] | None = None
+    runs_of_pull_request: list[dict[str, Any]] | None = None
 
 
 @dataclass
@@ -223,8 +230,9 @@ class Intake:
                     replies.append(decision.reason)
                 done.append(f"refused {origin.sender}")
             else:
+                known = Known()
                 for accepted in parsed.accepted:
-                    summary, reply = await self._run_command(accepted, origin, config)
+                    summary, reply = await self._run_command(accepted, origin, config, known)
                     done.append(summary)
                     if reply:
                         replies.append(reply)
@@ -234,36 +242,43 @@ class Intake:
         return Outcome("; ".join(done) or "nothing to do", follow_up)
 
     async def _run_command(
-        self, accepted: Accepted, origin: Origin, config: TaskConfig
+        self, accepted: Accepted, origin: Origin, config: TaskConfig, known: Known
     ) -> tuple[str, str | None]:
-        args = accepted.args
-        if isinstance(args, DocsArgs | CodeArgs):
-            return await self._start_run(accepted, args, origin, config)
-        if isinstance(args, CancelArgs):
-            return await self._cancel(args, origin)
-        if isinstance(args, RetryArgs):
-            return await self._retry(args, origin)
-        return "help", f"@{origin.sender} {help_text()}"
+        """Gather what the command needs, let its pure plan decide, carry the effect out."""
+        context = await self._plan_context(accepted, origin, config, known)
+        effect = accepted.spec.plan(accepted.args, context)
+        if isinstance(effect, CreateRun):
+            return await self._create(effect.manifest), None
+        if isinstance(effect, RequestCancel):
+            for kind, name in effect.runs:
+                patch = {"metadata": {"annotations": {CANCEL_ANNOTATION: effect.by}}}
+                await self.kube.patch_run(kind, self.namespace, name, patch)
+            return f"cancel requested for {', '.join(name for _, name in effect.runs)}", None
+        return effect.summary, effect.text or None
 
-    async def _start_run(
-        self, accepted: Accepted, args: DocsArgs | CodeArgs, origin: Origin, config: TaskConfig
-    ) -> tuple[str, str | None]:
-        if origin.is_pull_request:
-            origin = origin.with_pull_request(await self._pull_request(origin))
-            if origin.from_fork:
-                return "refused fork", (
-                    f"@{origin.sender} this pull request comes from a fork "
-                    f"({code_span(str(origin.head_repository))}); "
-                    "runs work on branches of this repository only."
-                )
-        secret = await self._secret_decision(origin)
-        if not secret.allowed:
-            return f"no SSH secret for {origin.sender}", secret.reason
-        if isinstance(args, CodeArgs):
-            manifest = runs.code_run(args, origin, accepted.index, config, self.namespace)
-        else:
-            manifest = runs.docs_run(args, origin, accepted.index, config, self.namespace)
-        return await self._create(manifest), None
+    async def _plan_context(
+        self, accepted: Accepted, origin: Origin, config: TaskConfig, known: Known
+    ) -> PlanContext:
+        needs = accepted.spec.needs
+        if origin.is_pull_request and needs & {"pull_request", "runs_of_pull_request"}:
+            if known.pull_request is None:
+                known.pull_request = await self._pull_request(origin)
+            origin = origin.with_pull_request(known.pull_request)
+        if "secret" in needs and known.secret is None:
+            known.secret = await self._secret_decision(origin)
+        if "runs_here" in needs and known.runs_here is None:
+            known.runs_here = await self._runs_here(origin)
+        if "runs_of_pull_request" in needs and known.runs_of_pull_request is None and origin.is_pull_request:
+            known.runs_of_pull_request = await self._runs_of_pull_request(origin)
+        return PlanContext(
+            origin=origin,
+            config=config,
+            namespace=self.namespace,
+            index=accepted.index,
+            secret=known.secret,
+            runs_here=tuple(known.runs_here or ()),
+            runs_of_pull_request=tuple(known.runs_of_pull_request or ()),
+        )
 
     async def _secret_decision(self, origin: Origin) -> policy.Decision:
         """Runs act as the sender, with the sender's own SSH secret, or not at all."""
@@ -278,46 +293,24 @@ class Intake:
         log.info("%s %s already exists (redelivery or another replica)", kind, name, extra={"run": name})
         return f"{kind} {name} already existed"
 
-    async def _runs_here(self, origin: Origin) -> list[dict[str, Any]]:
-        selector = f"{runs.LABEL_PREFIX}repository-id={origin.repository_id},{runs.LABEL_PREFIX}issue={origin.issue_number}"
+    async def _runs_of_repository(self, origin: Origin, selector: str = "") -> list[dict[str, Any]]:
+        labels = f"{runs.LABEL_PREFIX}repository-id={origin.repository_id}" + (
+            f",{selector}" if selector else ""
+        )
         found: list[dict[str, Any]] = []
         for kind in RUN_KINDS:
-            found.extend(await self.kube.list_runs(kind, self.namespace, selector))
-        return sorted(found, key=lambda run: run["metadata"].get("creationTimestamp", ""))
-
-    async def _cancel(self, args: CancelArgs, origin: Origin) -> tuple[str, str | None]:
-        candidates = [
-            run
-            for run in await self._runs_here(origin)
-            if (run.get("status") or {}).get("phase", "Pending") in ACTIVE_PHASES
-            and (args.run is None or run["metadata"]["name"] == args.run)
-        ]
-        if not candidates:
-            which = code_span(args.run) if args.run else "no active run"
-            return "nothing to cancel", f"@{origin.sender} there is {which} started from here to cancel."
-        for run in candidates:
-            patch = {"metadata": {"annotations": {CANCEL_ANNOTATION: origin.sender}}}
-            await self.kube.patch_run(run["kind"], self.namespace, run["metadata"]["name"], patch)
-        names = ", ".join(run["metadata"]["name"] for run in candidates)
-        return f"cancel requested for {names}", None
-
-    async def _retry(self, args: RetryArgs, origin: Origin) -> tuple[str, str | None]:
-        failed = [
-            run
-            for run in await self._runs_here(origin)
-            if (run.get("status") or {}).get("phase") in ("Failed", "Cancelled")
-            and (args.run is None or run["metadata"]["name"] == args.run)
-        ]
-        if not failed:
-            which = f"{code_span(args.run)} is not a failed run" if args.run else "there is no failed run"
-            return (
-                "nothing to retry",
-                f"@{origin.sender} {which} started from here, so there is nothing to retry.",
+            found.extend(
+                {**run, "kind": kind} for run in await self.kube.list_runs(kind, self.namespace, labels)
             )
-        secret = await self._secret_decision(origin)
-        if not secret.allowed:
-            return f"no SSH secret for {origin.sender}", secret.reason
-        return await self._create(runs.retry_run(failed[-1], origin, args.prompt_modification)), None
+        return sorted(
+            found, key=lambda run: (run["metadata"].get("creationTimestamp", ""), run["metadata"]["name"])
+        )
+
+    async def _runs_here(self, origin: Origin) -> list[dict[str, Any]]:
+        return await self._runs_of_repository(origin, f"{runs.LABEL_PREFIX}issue={origin.issue_number}")
+
+    async def _runs_of_pull_request(self, origin: Origin) -> list[dict[str, Any]]:
+        return [run for run in await self._runs_of_repository(origin) if runs.produced(run, origin)]
 
     # --- GitHub, before and after the answer -----------------------------------------------------
 

@@ -7,8 +7,9 @@ secret: there is no fallback to another user's key, a token or HTTPS credentials
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
-from bot.core.commands.spec import Permission
+Permission = Literal["read", "triage", "write", "maintain", "admin"]
 
 ROLE_RANK: dict[str, int] = {"none": 0, "read": 1, "triage": 2, "write": 3, "maintain": 4, "admin": 5}
 SSH_PRIVATE_KEY = "ssh-privatekey"

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.core.commands.code import CodeArgs
-from bot.core.commands.docs import DocsArgs
 from bot.core.origin import Origin
 from bot.core.resources import API_VERSION, CodeRunSpec, DocsRunSpec, RunKind
 from bot.core.taskconfig import TaskConfig
+
+if TYPE_CHECKING:  # the commands plan their runs with these functions: no import cycle at run time
+    from bot.core.commands.code import CodeArgs
+    from bot.core.commands.docs import DocsArgs
 
 MAX_NAME_LENGTH = 63
 """A Job is named after its run, and Job names are label values: at most 63 characters."""
@@ -150,3 +152,13 @@ def retry_run(previous: dict[str, Any], origin: Origin, prompt_modification: str
     manifest["metadata"]["annotations"][LABEL_PREFIX + "retry-of"] = previous["metadata"]["name"]
     manifest["metadata"]["annotations"][LABEL_PREFIX + "attempt"] = str(version)
     return manifest
+
+
+def produced(run: dict[str, Any], pull_request: Origin) -> bool:
+    """Whether `run` produced the pull request `pull_request` is on (its origin, with the PR's head
+    read): the PR's URL is the run's `pullRequestUrl`, or its head branch is the run's branch."""
+    status = run.get("status") or {}
+    url = f"{pull_request.html_url}/pull/{pull_request.issue_number}"
+    if status.get("pullRequestUrl") == url:
+        return True
+    return pull_request.head_branch is not None and status.get("branch") == pull_request.head_branch

@@ -4,14 +4,30 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.core.commands.plan import Effect, PlanContext, Reply, RequestCancel
 from bot.core.commands.spec import CommandSpec, Positional
-from bot.core.resources import RUN_NAME
+from bot.core.markdown import code_span
+from bot.core.resources import ACTIVE_PHASES, RUN_NAME
 
 
 class CancelArgs(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     run: str | None = Field(default=None, pattern=RUN_NAME)
+
+
+def plan_cancel(args: CancelArgs, context: PlanContext) -> Effect:
+    candidates = [
+        run
+        for run in context.runs_here
+        if (run.get("status") or {}).get("phase", "Pending") in ACTIVE_PHASES
+        and (args.run is None or run["metadata"]["name"] == args.run)
+    ]
+    sender = context.origin.sender
+    if not candidates:
+        which = code_span(args.run) if args.run else "no active run"
+        return Reply("nothing to cancel", f"@{sender} there is {which} started from here to cancel.")
+    return RequestCancel(tuple((run["kind"], run["metadata"]["name"]) for run in candidates), sender)
 
 
 CANCEL = CommandSpec(
@@ -24,4 +40,6 @@ CANCEL = CommandSpec(
         ),
     ),
     examples=("/cancel", "/cancel code-5-trader-1a2b3c4d5e"),
+    plan=plan_cancel,
+    needs=frozenset({"runs_here"}),
 )

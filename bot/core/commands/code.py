@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.core import runs
 from bot.core.commands.docs import BRANCH_OPTION, DIR_OPTION, MODEL_OPTION, check_model
+from bot.core.commands.plan import CreateRun, Effect, PlanContext, fork_reply, secret_reply
 from bot.core.commands.spec import CommandContext, CommandSpec, Option, Positional
 from bot.core.markdown import code_span
 from bot.core.resources import DNS_LABEL, TOOL_LIST, Branch, ModelName, RelativePath
@@ -50,6 +52,13 @@ def check_platform_repository(args: CodeArgs, context: CommandContext) -> str | 
     return None
 
 
+def plan_code(args: CodeArgs, context: PlanContext) -> Effect:
+    refused = fork_reply(context.origin) or secret_reply(context)
+    if refused is not None:
+        return refused
+    return CreateRun(runs.code_run(args, context.origin, context.index, context.config, context.namespace))
+
+
 CODE = CommandSpec(
     name="code",
     summary="Start the coding agent on a task (from .taskmaster/docs/task-<id>/) for one service.",
@@ -80,4 +89,6 @@ CODE = CommandSpec(
     ),
     examples=("/code 5 --service trader", '/code 12 --service api --prompt "keep the public API stable"'),
     check=check_code,
+    plan=plan_code,
+    needs=frozenset({"pull_request", "secret"}),
 )

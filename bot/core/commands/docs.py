@@ -6,6 +6,8 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from bot.core import runs
+from bot.core.commands.plan import CreateRun, Effect, PlanContext, fork_reply, secret_reply
 from bot.core.commands.spec import CommandContext, CommandSpec, Option
 from bot.core.markdown import code_span
 from bot.core.resources import Branch, ModelName, RelativePath
@@ -38,6 +40,13 @@ def check_model(args: ChoosesModel, context: CommandContext) -> str | None:
     return None
 
 
+def plan_docs(args: DocsArgs, context: PlanContext) -> Effect:
+    refused = fork_reply(context.origin) or secret_reply(context)
+    if refused is not None:
+        return refused
+    return CreateRun(runs.docs_run(args, context.origin, context.index, context.config, context.namespace))
+
+
 DOCS = CommandSpec(
     name="docs",
     summary="Start a documentation agent for this repository (on a PR: from the PR's branch).",
@@ -45,4 +54,6 @@ DOCS = CommandSpec(
     options=(BRANCH_OPTION, DIR_OPTION, MODEL_OPTION),
     examples=("/docs", "/docs --dir services/trader --branch main"),
     check=check_model,
+    plan=plan_docs,
+    needs=frozenset({"pull_request", "secret"}),
 )

@@ -11,15 +11,15 @@ import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from bot.core.commands.plan import Effect, Need, PlanContext, Reply
 from bot.core.comments import CommandLine
 from bot.core.markdown import code_span
+from bot.core.policy import Permission
 from bot.core.repositories import RepositoryRule
-
-Permission = Literal["read", "triage", "write", "maintain", "admin"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,13 @@ class CommandSpec:
     required_permission: Permission = "write"
     check: Callable[[Any, CommandContext], str | None] = field(default=lambda args, ctx: None)
     """Context-dependent rule (e.g. the model allow-list); returns an error message or None."""
+    plan: Callable[[Any, PlanContext], Effect] = field(default=lambda args, ctx: Reply("nothing to do", ""))
+    """What the command does (bot.core.commands.plan), from its arguments and what it `needs`."""
+    needs: frozenset[Need] = frozenset()
+    variant: CommandSpec | None = None
+    """Another form of the same command, chosen when the line's first argument is `variant_marker`
+    (`/code --continue [what to do]` beside `/code <task-id> --service S ...`)."""
+    variant_marker: str = ""
 
     @property
     def usage(self) -> str:
@@ -81,6 +88,11 @@ class CommandSpec:
         if self.free_text is not None:
             parts.append(f"[{self.free_text.metavar}]")
         return " ".join(parts)
+
+    @property
+    def usages(self) -> tuple[str, ...]:
+        """Every form's usage: this one and its variant's."""
+        return (self.usage, *((self.variant.usage,) if self.variant is not None else ()))
 
 
 class UsageError(Exception):
@@ -123,6 +135,8 @@ def check_line(
     `only`: the fields taken from the line; the line is still read whole (an unknown option is still
     an error), but the values of the other fields are dropped unchecked and their defaults apply."""
     rest = line.text.split(None, 1)[1] if len(line.text.split(None, 1)) > 1 else ""
+    if spec.variant is not None and rest.split(None, 1)[:1] == [spec.variant_marker]:
+        return check_line(spec.variant, line, index, context, only)
     try:
         values = _read_arguments(spec, rest)
         if only is not None:
