@@ -62,6 +62,8 @@ class RunView:
     branch: str | None = None
     pull_request_url: str | None = None
     retry_of: str | None = None
+    continues: str | None = None
+    """The run this one continues (on the pull request that run produced)."""
     command: str = ""
     """The command that asks for exactly this run (`run_command`), shown so that whoever started it
     (e.g. by adding a label to someone else's issue) sees what runs."""
@@ -123,6 +125,7 @@ def run_view(run: dict[str, Any]) -> RunView:
         branch=status.get("branch"),
         pull_request_url=status.get("pullRequestUrl"),
         retry_of=origin.get("retry-of"),
+        continues=origin.get("continues"),
         command=run_command(run["kind"], spec),
         no_changes=any(
             c.get("type") == "Succeeded" and c.get("reason") == NO_CHANGES
@@ -189,6 +192,10 @@ def tracking_comment(view: RunView) -> str:
     ]
     if view.kind == "CodeRun" and view.context_version > 1:
         rows.append(("Attempt", str(view.context_version)))
+    if view.continues:
+        rows.append(("Continues", f"`{view.continues}`"))
+    elif view.retry_of:
+        rows.append(("Retries", f"`{view.retry_of}`"))
     if view.branch:
         rows.append(("Branch", f"`{view.branch}`"))
     if view.pull_request_url:

@@ -274,7 +274,7 @@ def build_context(run: Mapping[str, Any], config: TaskConfig) -> TemplateContext
     return TemplateContext(
         **common,
         base_branch=spec.branch,
-        work_branch=f"feature/task-{spec.task_id}-{spec.service}",
+        work_branch=spec.work_branch or f"feature/task-{spec.task_id}-{spec.service}",
         commit_message=f"feat(task-{spec.task_id}): {spec.service} work from run {parsed.name}",
         code=code,
     )

@@ -98,6 +98,11 @@ class CodeRunSpec(CamelModel):
     overwrite_memory: bool = Field(
         default=False, description="Replace an existing CLAUDE.md in the workspace."
     )
+    work_branch: Branch | None = Field(
+        default=None,
+        description="Branch the agent's commits go to; default feature/task-<id>-<service>. A run that "
+        "continues a pull request pushes to its head branch.",
+    )
 
 
 class Condition(CamelModel):

@@ -162,3 +162,30 @@ def produced(run: dict[str, Any], pull_request: Origin) -> bool:
     if status.get("pullRequestUrl") == url:
         return True
     return pull_request.head_branch is not None and status.get("branch") == pull_request.head_branch
+
+
+def continue_run(
+    previous: dict[str, Any], origin: Origin, index: int, prompt: str | None, namespace: str
+) -> dict[str, Any]:
+    """A CodeRun that continues `previous` on the pull request it produced (`origin`, its head read):
+    the same task, service, model and repositories, the agent's session continued, `contextVersion`
+    + 1, starting from and pushing to the PR's head branch, with `prompt` as what to do; the sender is
+    its user. Named after the event (a redelivered review or comment makes the same run)."""
+    spec = CodeRunSpec.model_validate(
+        {
+            **previous["spec"],
+            "githubUser": origin.sender,
+            "contextVersion": int(previous["spec"].get("contextVersion", 1)) + 1,
+            "continueSession": True,
+            "branch": origin.head_branch,
+            "workBranch": origin.head_branch,
+            "promptModification": prompt,
+            "promptMode": "append",
+        }
+    )
+    name = command_run_name("CodeRun", origin.run_identity, index, spec.task_id, spec.service)
+    extra = {"task-id": str(spec.task_id), "service": spec.service}
+    manifest = _manifest("CodeRun", name, namespace, origin, spec.to_manifest(), extra)
+    manifest["metadata"]["annotations"][LABEL_PREFIX + "continues"] = previous["metadata"]["name"]
+    manifest["metadata"]["annotations"][LABEL_PREFIX + "attempt"] = str(spec.context_version)
+    return manifest

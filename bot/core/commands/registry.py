@@ -16,7 +16,8 @@ BY_NAME: dict[str, CommandSpec] = {spec.name: spec for spec in COMMANDS}
 def help_text() -> str:
     """The `/help` reply body: every command's usage, summary and examples."""
     sections = ["Commands (one per line, at the start of a new comment; you need write access):"]
-    for spec in COMMANDS:
-        examples = ", ".join(f"`{example}`" for example in spec.examples)
-        sections.append(f"- `{spec.usage}`\n  {spec.summary} Examples: {examples}")
+    for command in COMMANDS:
+        for spec in (command, *((command.variant,) if command.variant is not None else ())):
+            examples = ", ".join(f"`{example}`" for example in spec.examples)
+            sections.append(f"- `{spec.usage}`\n  {spec.summary} Examples: {examples}")
     return "\n".join(sections)

@@ -77,14 +77,16 @@ class CommandSpec:
     plan: Callable[[Any, PlanContext], Effect] = field(default=lambda args, ctx: Reply("nothing to do", ""))
     """What the command does (bot.core.commands.plan), from its arguments and what it `needs`."""
     needs: frozenset[Need] = frozenset()
+    form: str = ""
+    """For a variant: the first argument that selects it, shown in its usage (`--continue`)."""
     variant: CommandSpec | None = None
-    """Another form of the same command, chosen when the line's first argument is `variant_marker`
-    (`/code --continue [what to do]` beside `/code <task-id> --service S ...`)."""
-    variant_marker: str = ""
+    """Another form of the same command, chosen when the line's first argument is the variant's
+    `form` (`/code --continue [what to do]` beside `/code <task-id> --service S ...`)."""
 
     @property
     def usage(self) -> str:
-        parts = [f"/{self.name}", *(p.usage() for p in self.positionals), *(o.usage() for o in self.options)]
+        parts = [f"/{self.name}", *([self.form] if self.form else [])]
+        parts += [*(p.usage() for p in self.positionals), *(o.usage() for o in self.options)]
         if self.free_text is not None:
             parts.append(f"[{self.free_text.metavar}]")
         return " ".join(parts)
@@ -135,8 +137,9 @@ def check_line(
     `only`: the fields taken from the line; the line is still read whole (an unknown option is still
     an error), but the values of the other fields are dropped unchecked and their defaults apply."""
     rest = line.text.split(None, 1)[1] if len(line.text.split(None, 1)) > 1 else ""
-    if spec.variant is not None and rest.split(None, 1)[:1] == [spec.variant_marker]:
-        return check_line(spec.variant, line, index, context, only)
+    if spec.variant is not None and rest.split(None, 1)[:1] == [spec.variant.form]:
+        spec = spec.variant
+        rest = rest.split(None, 1)[1] if len(rest.split(None, 1)) > 1 else ""
     try:
         values = _read_arguments(spec, rest)
         if only is not None:
