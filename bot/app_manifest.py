@@ -27,7 +27,14 @@ DESCRIPTION = (
 )
 # The events bot/handlers.py handles. `installation`, `installation_repositories` and `ping` are sent
 # to every App without a subscription, and GitHub refuses them in a manifest.
-DEFAULT_EVENTS = ("issue_comment", "issues", "pull_request", "check_run")
+DEFAULT_EVENTS = (
+    "issue_comment",
+    "issues",
+    "pull_request",
+    "pull_request_review",
+    "pull_request_review_comment",
+    "check_run",
+)
 # What the GitHub calls in bot/github.py, bot/intake.py and bot/reporter.py need.
 DEFAULT_PERMISSIONS = {
     # check runs with Cancel / Retry buttons; check_run events

@@ -38,6 +38,8 @@ def build_router(intake: Intake | None) -> EventRouter:
         router.add(intake.on_issue_comment, "issue_comment", action="created")
         router.add(intake.on_labeled, "issues", action="labeled")
         router.add(intake.on_labeled, "pull_request", action="labeled")
+        router.add(intake.on_pull_request_review, "pull_request_review", action="submitted")
+        router.add(intake.on_pull_request_review_comment, "pull_request_review_comment", action="created")
         router.add(intake.on_check_run, "check_run", action="requested_action")
         router.add(intake.on_check_run, "check_run", action="rerequested")
     return router

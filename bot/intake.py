@@ -27,14 +27,24 @@ from bot.core.commands import (
     parse,
 )
 from bot.core.commands.cancel import CANCEL, CancelArgs
+from bot.core.commands.code import CONTINUE, ContinueArgs
 from bot.core.commands.plan import CreateRun, PlanContext, RequestCancel
 from bot.core.commands.retry import RETRY, RetryArgs
 from bot.core.comments import CommandLine
-from bot.core.events import CheckRunEvent, Event, IssueCommentEvent, IssuesEvent, PullRequestEvent
+from bot.core.events import (
+    CheckRunEvent,
+    Event,
+    IssueCommentEvent,
+    IssuesEvent,
+    PullRequestEvent,
+    PullRequestReviewCommentEvent,
+    PullRequestReviewEvent,
+)
 from bot.core.origin import Origin
 from bot.core.reconcile import CANCEL_ANNOTATION
 from bot.core.repositories import RepositoryRule
 from bot.core.resources import RUN_NAME, RunKind
+from bot.core.reviews import InlineComment, review_prompt
 from bot.core.taskconfig import TaskConfig
 from bot.github import GitHubApp, github_failures, post_reply_once
 from bot.kube import Kube, TaskConfigUnavailable
@@ -44,6 +54,8 @@ from bot.webhook import FollowUp, Outcome
 log = logging.getLogger(__name__)
 
 TASK_CONFIG_TTL_SECONDS = 30.0
+MAX_REVIEW_COMMENTS = 300
+"""Inline comments read for one review's prompt (which names what it leaves out)."""
 SSH_SECRET_TTL_SECONDS = 60.0
 RUN_KINDS: tuple[RunKind, ...] = ("CodeRun", "DocsRun")
 
@@ -180,6 +192,46 @@ class Intake:
         by_labeler = author.lower() == origin.sender.lower()
         parsed = code_label_command(issue.body or "", label, context, by_labeler=by_labeler)
         return await self._carry_out(parsed, origin, config, marker)
+
+    async def on_pull_request_review(self, event: Event[PullRequestReviewEvent]) -> Outcome | None:
+        """Commands in a review's body; and, with `iterateOnReviews`, a review that requests changes on a
+        pull request a run produced continues that run with the review as its prompt."""
+        review, sender = event.data.review, event.data.sender
+        if policy.is_automation(sender.login, sender.type):
+            return Outcome.skipped(f"ignored review by {sender.login}")
+        origin = event.data.origin(event.delivery_id)
+        config = await self.task_config.get()
+        author = review.user.login if review.user is not None else ""
+        by_sender = author.lower() == sender.login.lower()
+        marker = origin.run_identity
+        parsed = parse(review.body or "", command_context(config, origin), trust_collapsed=by_sender)
+        if parsed.addressed_to_us:
+            return await self._carry_out(parsed, origin, config, marker)
+        if review.state.lower() != "changes_requested" or not config.iterate_on_reviews:
+            return Outcome.skipped("review without a command")
+        if not await self._runs_of_pull_request(origin):
+            return Outcome.skipped("review on a pull request no run produced")  # not ours: no reply
+        comments = await self._review_comments(origin, review.id)
+        prompt = review_prompt(sender.login, review.body or "", comments)
+        line = CommandLine(0, "(review: changes requested)")
+        accepted = Accepted(line, 0, CONTINUE, ContinueArgs(prompt_modification=prompt))
+        return await self._carry_out(Parsed((accepted,)), origin, config, marker)
+
+    async def on_pull_request_review_comment(
+        self, event: Event[PullRequestReviewCommentEvent]
+    ) -> Outcome | None:
+        """Commands in an inline review comment work like commands in an issue comment."""
+        comment, sender = event.data.comment, event.data.sender
+        if policy.is_automation(sender.login, sender.type):
+            return Outcome.skipped(f"ignored review comment by {sender.login}")
+        origin = event.data.origin(event.delivery_id)
+        config = await self.task_config.get()
+        author = comment.user.login if comment.user is not None else ""
+        by_sender = author.lower() == sender.login.lower()
+        parsed = parse(comment.body, command_context(config, origin), trust_collapsed=by_sender)
+        if not parsed.addressed_to_us:
+            return None
+        return await self._carry_out(parsed, origin, config, origin.run_identity)
 
     async def on_check_run(self, event: Event[CheckRunEvent]) -> Outcome | None:
         """The Cancel / Retry buttons (`requested_action`) and "Re-run" (`rerequested`) on our check runs."""
@@ -332,6 +384,26 @@ class Intake:
                 },
             )
         return pull
+
+    async def _review_comments(self, origin: Origin, review_id: int) -> list[InlineComment]:
+        """The review's inline comments, through the API (paginated), at most MAX_REVIEW_COMMENTS."""
+        client = await self.github.installation_client(origin.installation_id)
+        found: list[InlineComment] = []
+        with github_failures(f"reading the comments of review {review_id}"):
+            async for item in client.getiter(
+                "/repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}/comments",
+                url_vars={
+                    "owner": origin.owner,
+                    "repo": origin.name,
+                    "pull_number": str(origin.issue_number),
+                    "review_id": str(review_id),
+                },
+            ):
+                line = item.get("line") or item.get("original_line")
+                found.append(InlineComment(str(item.get("path") or "?"), line, str(item.get("body") or "")))
+                if len(found) >= MAX_REVIEW_COMMENTS:
+                    break
+        return found
 
     def _reply_later(self, origin: Origin, body: str, marker: str) -> FollowUp:
         async def reply() -> None:

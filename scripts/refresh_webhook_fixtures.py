@@ -47,6 +47,8 @@ DECODED_EVENTS = (
     "issues",
     "ping",
     "pull_request",
+    "pull_request_review",
+    "pull_request_review_comment",
 )
 """The events `bot/core/events.py` has models for (a test checks the two lists agree)."""
 EXAMPLES_DIR_NAME = "examples"
@@ -87,6 +89,18 @@ FIXTURES = (
         "opened",
         "an event the bot does not act on",
         in_package=False,
+    ),
+    FixtureSpec(
+        "pull_request_review.submitted.json",
+        "pull_request_review",
+        "submitted",
+        "a review on a pull request a run produced (review -> revise)",
+    ),
+    FixtureSpec(
+        "pull_request_review_comment.created.json",
+        "pull_request_review_comment",
+        "created",
+        "an inline review comment, which may hold a command",
     ),
     FixtureSpec("check_run.rerequested.json", "check_run", "rerequested", "Re-run on our check run"),
     FixtureSpec(

@@ -56,6 +56,7 @@ OPERATIONS = (
     "pulls/create",
     "pulls/get",
     "pulls/list",
+    "pulls/list-comments-for-review",
     "rate-limit/get",
     "reactions/create-for-issue-comment",
     "reactions/list-for-issue-comment",
@@ -75,6 +76,8 @@ WEBHOOKS = (
     "issues-labeled",
     "ping",
     "pull-request-labeled",
+    "pull-request-review-comment-created",
+    "pull-request-review-submitted",
     "push",
 )
 

@@ -29,7 +29,14 @@ from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 import msgspec
 
-from bot.core.origin import Envelope, Origin, from_check_run, from_issue_comment, from_issue_labeled
+from bot.core.origin import (
+    Envelope,
+    Origin,
+    from_check_run,
+    from_issue_comment,
+    from_issue_labeled,
+    from_review,
+)
 from bot.core.resources import GITHUB_LOGIN
 
 Id = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
@@ -200,6 +207,69 @@ class CheckRunEvent(_RepositoryEvent, frozen=True, kw_only=True):
         )
 
 
+class RepositoryRef(_Model, frozen=True, kw_only=True):
+    full_name: str = ""
+
+
+class PullRequestHead(_Model, frozen=True, kw_only=True):
+    ref: str
+    sha: str
+    repo: RepositoryRef | None = None
+    """None when the head repository (a fork) was deleted."""
+
+
+class PullRequestRef(_Model, frozen=True, kw_only=True):
+    number: Id
+    head: PullRequestHead
+
+
+class Review(_Model, frozen=True, kw_only=True):
+    id: Id
+    state: str
+    """As webhooks spell it: approved, changes_requested, commented, dismissed."""
+    body: str | None = None
+    user: Author | None = None
+
+
+class ReviewComment(_Model, frozen=True, kw_only=True):
+    id: Id
+    body: str
+    user: Author | None = None
+    path: str | None = None
+    line: int | None = None
+
+
+class _ReviewEvent(_RepositoryEvent, frozen=True, kw_only=True):
+    action: str
+    pull_request: PullRequestRef
+
+    def _origin(self, delivery_id: str, review_id: int, comment_id: int | None) -> Origin:
+        head = self.pull_request.head
+        return from_review(
+            self.envelope(delivery_id),
+            pull_number=self.pull_request.number,
+            head_branch=head.ref,
+            head_sha=head.sha,
+            head_repository=head.repo.full_name if head.repo is not None else None,
+            review_id=review_id,
+            comment_id=comment_id,
+        )
+
+
+class PullRequestReviewEvent(_ReviewEvent, frozen=True, kw_only=True):
+    review: Review
+
+    def origin(self, delivery_id: str) -> Origin:
+        return self._origin(delivery_id, self.review.id, None)
+
+
+class PullRequestReviewCommentEvent(_ReviewEvent, frozen=True, kw_only=True):
+    comment: ReviewComment
+
+    def origin(self, delivery_id: str) -> Origin:
+        return self._origin(delivery_id, 0, self.comment.id)
+
+
 class PingEvent(_Model, frozen=True, kw_only=True):
     zen: str
     hook_id: Id | None = None
@@ -221,6 +291,8 @@ MODELS: dict[str, type[_Model]] = {
     "issue_comment": IssueCommentEvent,
     "issues": IssuesEvent,
     "pull_request": PullRequestEvent,
+    "pull_request_review": PullRequestReviewEvent,
+    "pull_request_review_comment": PullRequestReviewCommentEvent,
     "check_run": CheckRunEvent,
     "ping": PingEvent,
     "installation": InstallationEvent,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 ANNOTATION_PREFIX = "orchestrator.platform/"
-Source = Literal["comment", "label", "check_run"]
+Source = Literal["comment", "label", "check_run", "review", "review_comment"]
 
 
 @dataclass(frozen=True)
@@ -135,6 +135,31 @@ def from_issue_labeled(
         issue_number=issue_number,
         is_pull_request=is_pull_request,
         event_key=f"label-{label}-{issue_id}-{labeled_at}" if known else None,
+    )
+
+
+def from_review(
+    envelope: Envelope,
+    *,
+    pull_number: int,
+    head_branch: str,
+    head_sha: str,
+    head_repository: str | None,
+    review_id: int,
+    comment_id: int | None = None,
+) -> Origin:
+    """A review (or one inline comment of it, `comment_id`) on a pull request; the pull request's head
+    is in the delivery. Runs are named after the review or comment, so a redelivery starts nothing new.
+    No 👀 goes on a review or a review comment (issue-comment reactions only)."""
+    key = f"review-comment-{comment_id}" if comment_id is not None else f"review-{review_id}"
+    return Origin(
+        **_common(envelope, "review_comment" if comment_id is not None else "review"),
+        issue_number=pull_number,
+        is_pull_request=True,
+        head_sha=head_sha,
+        head_branch=head_branch,
+        head_repository=head_repository,
+        event_key=key,
     )
 
 

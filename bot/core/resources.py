@@ -91,7 +91,9 @@ class CodeRunSpec(CamelModel):
     tool_config: str = Field(default="default", pattern=DNS_LABEL, max_length=63, description="Tool preset.")
     context_version: int = Field(default=1, ge=1, description="Incremented by each retry of the same task.")
     prompt_modification: str | None = Field(
-        default=None, max_length=4000, description="Extra instructions for this run."
+        default=None,
+        max_length=20_000,
+        description="Extra instructions for this run (a continuation's review, with its inline comments).",
     )
     prompt_mode: PromptMode = Field(default="append", description="How promptModification meets the prompt.")
     continue_session: bool = Field(default=False, description="Continue the agent's previous session.")

@@ -144,6 +144,9 @@ class TaskConfig(CamelModel):
     defaults: RunDefaults = Field(default_factory=RunDefaults)
     workspace: WorkspaceConfig = Field(default_factory=WorkspaceConfig)
     scheduling: SchedulingConfig = Field(default_factory=SchedulingConfig)
+    iterate_on_reviews: bool = False
+    """A review requesting changes, by someone who may run commands, on a pull request a run produced,
+    continues that run with the review as its prompt."""
     repositories: RepositoriesConfig = Field(default_factory=RepositoriesConfig)
 
     @model_validator(mode="after")

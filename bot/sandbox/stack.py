@@ -12,8 +12,9 @@ import base64
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,11 @@ from bot.sandbox import payloads
 from bot.sandbox.agent import framed, recorded
 from bot.sandbox.deliveries import send_webhook
 from bot.sandbox.github import LocalGitHubAPI
+from bot.sandbox.github.delivery_reviews import (
+    PullRef,
+    pull_request_review_comment_created,
+    pull_request_review_submitted,
+)
 from bot.sandbox.github.seed import DemoScene, seed_demo
 from bot.sandbox.kube import JobOutcome, LocalKubeAPI
 from bot.templates import default_templates_dir
@@ -189,6 +195,45 @@ class Stack:
             installation_id=self.scene.installation_id,
             api_url=self.gh.url,
         )
+
+    def review_payloads(
+        self,
+        pull_number: int,
+        user: str,
+        state: str,
+        body: str,
+        comments: Sequence[tuple[str, int, str]] = (),
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """A review submitted on GitHub (state as webhooks spell it: `changes_requested`...), stored in
+        the local GitHub API: the `pull_request_review` delivery and one `pull_request_review_comment`
+        delivery per inline comment (path, line, text)."""
+        [pull] = [p for p in self.gh.pulls(self.scene.repo) if p["number"] == pull_number]
+        ref = PullRef(
+            pull_number, pull["head"]["ref"], pull["head"]["sha"], pull["title"], pull["user"]["login"]
+        )
+        review_id, inline = self.gh.add_review(
+            self.scene.repo, pull_number, user, state.upper(), body, comments
+        )
+        installation, api = self.scene.installation_id, self.gh.url
+        submitted = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        review = pull_request_review_submitted(
+            self.scene.repo,
+            ref,
+            review_id,
+            state,
+            body,
+            user,
+            installation_id=installation,
+            submitted_at=submitted,
+            api_url=api,
+        )
+        comment_deliveries = [
+            pull_request_review_comment_created(
+                self.scene.repo, ref, c, user, installation_id=installation, api_url=api
+            )
+            for c in inline
+        ]
+        return review, comment_deliveries
 
     async def comment(
         self, issue: int, user: str, body: str, *, on_pull_request: bool = False, guid: str | None = None

@@ -24,6 +24,8 @@ from bot.core.events import (
     Malformed,
     PingEvent,
     PullRequestEvent,
+    PullRequestReviewCommentEvent,
+    PullRequestReviewEvent,
     decode,
 )
 
@@ -47,6 +49,30 @@ def encoded(payload: object) -> bytes:
 
 
 # --- the real payloads ---------------------------------------------------------------------------------
+
+
+def test_a_review_names_its_pull_request_and_its_head() -> None:
+    payload = fixture("pull_request_review.submitted.json")
+    decoded = decode("pull_request_review", encoded(payload))
+    assert isinstance(decoded, PullRequestReviewEvent)
+    origin = decoded.origin("guid-1")
+    head = payload["pull_request"]["head"]
+    assert (origin.issue_number, origin.is_pull_request, origin.head_branch, origin.head_sha) == (
+        payload["pull_request"]["number"],
+        True,
+        head["ref"],
+        head["sha"],
+    )
+    assert origin.run_identity == f"review-{payload['review']['id']}"
+    assert origin.comment_id is None  # no reaction: reviews take none
+
+
+def test_an_inline_review_comment_is_named_by_its_own_id() -> None:
+    payload = fixture("pull_request_review_comment.created.json")
+    decoded = decode("pull_request_review_comment", encoded(payload))
+    assert isinstance(decoded, PullRequestReviewCommentEvent)
+    assert decoded.origin("guid-1").run_identity == f"review-comment-{payload['comment']['id']}"
+    assert decoded.comment.path == payload["comment"]["path"]
 
 
 def test_the_vendored_examples_cover_exactly_the_decoded_events() -> None:
@@ -293,6 +319,8 @@ FIXTURE_OF = {
     "issue_comment": "issue_comment.created.json",
     "issues": "issues.labeled.json",
     "pull_request": "pull_request.labeled.json",
+    "pull_request_review": "pull_request_review.submitted.json",
+    "pull_request_review_comment": "pull_request_review_comment.created.json",
     "check_run": "check_run.requested_action.json",
     "ping": "ping.json",
     "installation": "installation.created.json",

@@ -65,6 +65,8 @@ EVENT_PERMISSIONS = {
     "issue_comment": {"issues": "read", "pull_requests": "read"},
     "issues": {"issues": "read"},
     "pull_request": {"pull_requests": "read"},
+    "pull_request_review": {"pull_requests": "read"},
+    "pull_request_review_comment": {"pull_requests": "read"},
     "check_run": {"checks": "read"},
 }
 # The installation permission each GitHub operation needs (docs.github.com, "Permissions required for
@@ -83,6 +85,7 @@ OPERATION_PERMISSIONS: dict[str, dict[str, str]] = {
     "issues/update-comment": {"issues": "write", "pull_requests": "write"},
     "pulls/get": {"pull_requests": "read"},
     "pulls/list": {"pull_requests": "read"},
+    "pulls/list-comments-for-review": {"pull_requests": "read"},
     # "you must have write access to the head branch" (Create a pull request): the agent's pushed branch.
     "pulls/create": {"pull_requests": "write", "contents": "write"},
     "checks/create": {"checks": "write"},

@@ -364,6 +364,19 @@ async def test_every_served_operation_answers_inside_its_described_schema(
     await api.getitem(f"{TRADER}/issues/comments/{comment['id']}/reactions", oauth_token=token)
     await api.getitem(f"{TRADER}/pulls/7", oauth_token=token)
     await api.getitem(f"{TRADER}/pulls", oauth_token=token)
+    review, _ = gh.add_review(
+        "demo-org/trader",
+        7,
+        "carol",
+        "CHANGES_REQUESTED",
+        "Please fix",
+        [("a.py", 3, "why?"), ("b.py", 9, "x")],
+    )
+    inline = [c async for c in api.getiter(f"{TRADER}/pulls/7/reviews/{review}/comments", oauth_token=token)]
+    assert [(c["path"], c["line"], c["body"], c["pull_request_review_id"]) for c in inline] == [
+        ("a.py", 3, "why?", review),
+        ("b.py", 9, "x", review),
+    ]
     gh.push_branch("demo-org/trader", "docs/run-1")
     await api.post(
         f"{TRADER}/pulls", data={"title": "Docs", "head": "docs/run-1", "base": "main"}, oauth_token=token

@@ -12,6 +12,7 @@ import pytest
 
 from bot.sandbox import payloads
 from bot.sandbox.deliveries import encode_payload
+from bot.sandbox.github import delivery_reviews
 from bot.sandbox.github.description import Description
 from bot.sandbox.payloads import RepoRef
 
@@ -20,6 +21,7 @@ PACKAGE_FIXTURES = Path(payloads.__file__).resolve().parent / "github" / "payloa
 REPO = RepoRef.parse("demo-org/trader", default_branch="develop")
 API = "http://127.0.0.1:9999"
 Builder = Callable[[], dict[str, Any]]
+PULL = delivery_reviews.PullRef(7, "feature/task-5-trader", "a" * 40)
 
 BUILDERS: dict[str, tuple[str, str, Builder]] = {
     "issue comment on an issue": (
@@ -96,6 +98,33 @@ BUILDERS: dict[str, tuple[str, str, Builder]] = {
             installation_id=77,
             app_id=12345,
             external_id="coderun-abc",
+        ),
+    ),
+    "review submitted": (
+        "pull_request_review.submitted.json",
+        "pull-request-review-submitted",
+        lambda: delivery_reviews.pull_request_review_submitted(
+            REPO,
+            PULL,
+            5550001,
+            "changes_requested",
+            "Please add tests.",
+            "alice",
+            installation_id=77,
+            submitted_at="2026-12-03T10:00:00Z",
+            api_url=API,
+        ),
+    ),
+    "review comment created": (
+        "pull_request_review_comment.created.json",
+        "pull-request-review-comment-created",
+        lambda: delivery_reviews.pull_request_review_comment_created(
+            REPO,
+            PULL,
+            {"id": 6660001, "body": "/code --continue split this", "path": "a.py", "line": 3},
+            "alice",
+            installation_id=77,
+            api_url=API,
         ),
     ),
     "ping": ("ping.json", "ping", lambda: payloads.ping(app_id=12345, hook_id=31337)),

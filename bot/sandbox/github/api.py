@@ -267,6 +267,24 @@ class LocalGitHubAPI:
         self.state.ensure_account(user)
         return self.shapes.comment(found, self.state.add_comment(found, issue_number, user, body))
 
+    def add_review(
+        self,
+        repo: RepoName,
+        pull_number: int,
+        user: str,
+        state: str,
+        body: str,
+        comments: Sequence[tuple[str, int, str]] = (),
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """A review `user` submitted (state APPROVED, CHANGES_REQUESTED or COMMENTED) with its inline
+        comments (path, line, text): its id, and the comments as the REST API shows them."""
+        found = self._repo(repo)
+        if (found.key, pull_number) not in self.state.pulls:
+            raise ValueError(f"{found.full_name} has no pull request #{pull_number}")
+        self.state.ensure_account(user)
+        review, inline = self.state.add_review(found, pull_number, user, state, body, list(comments))
+        return review.id, [self.shapes.review_comment(found, comment) for comment in inline]
+
     def push_branch(self, repo: RepoName, branch: str, sha: str | None = None) -> str:
         """`branch` now exists at `sha` (default: a new commit), as after the agent's `git push`."""
         return self.state.push_branch(self._repo(repo), branch, sha)

@@ -69,6 +69,7 @@ REQUIRED_PERMISSION: Mapping[str, tuple[tuple[str, ...], str]] = {
     "pulls/get": (("pull_requests",), "read"),
     "pulls/list": (("pull_requests",), "read"),
     "pulls/create": (("pull_requests",), "write"),
+    "pulls/list-comments-for-review": (("pull_requests",), "read"),
     "checks/get": (("checks",), "read"),
     "checks/list-for-ref": (("checks",), "read"),
     "checks/create": (("checks",), "write"),

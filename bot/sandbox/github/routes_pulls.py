@@ -22,6 +22,21 @@ def get_pull(ctx: Context) -> Reply:
     return ctx.not_found() if pull is None else Reply(200, ctx.shapes.pull(repo, pull))
 
 
+def list_review_comments(ctx: Context) -> Reply:
+    """The inline comments of one review of the pull request, oldest first."""
+    repo = ctx.require_repo()
+    pull_number, review_id = ctx.path_params["pull_number"], ctx.path_params["review_id"]
+    review = ctx.state.reviews.get(review_id)
+    if (repo.key, pull_number) not in ctx.state.pulls or review is None or review.repo_key != repo.key:
+        return ctx.not_found()
+    if review.pull_number != pull_number:
+        return ctx.not_found()
+    comments = sorted(
+        (c for c in ctx.state.review_comments.values() if c.review_id == review.id), key=lambda c: c.id
+    )
+    return ctx.page([ctx.shapes.review_comment(repo, comment) for comment in comments])
+
+
 def _head_branch(repo: Repository, head: str) -> str | None:
     """The branch a `head` names (`branch` or `owner:branch`); None for another owner (forks)."""
     owner, sep, branch = head.rpartition(":")
@@ -223,6 +238,7 @@ HANDLERS: dict[str, Handler] = {
     "pulls/get": get_pull,
     "pulls/list": list_pulls,
     "pulls/create": create_pull,
+    "pulls/list-comments-for-review": list_review_comments,
     "checks/create": create_check_run,
     "checks/update": update_check_run,
     "checks/get": get_check_run,

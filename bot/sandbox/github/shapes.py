@@ -7,7 +7,15 @@ from dataclasses import dataclass
 
 from bot.sandbox.github.identity import node_id, stable_id
 from bot.sandbox.github.shapes_accounts import AccountShapes, Obj, iso
-from bot.sandbox.github.state import CheckRun, Comment, Issue, PullRequest, Reaction, Repository
+from bot.sandbox.github.state import (
+    CheckRun,
+    Comment,
+    Issue,
+    PullRequest,
+    Reaction,
+    Repository,
+    ReviewComment,
+)
 
 REACTIONS = ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes")
 
@@ -110,6 +118,36 @@ class Shapes(AccountShapes):
             "user": self.user(reaction.user),
             "content": reaction.content,
             "created_at": iso(reaction.created_at),
+        }
+
+    def review_comment(self, repo: Repository, comment: ReviewComment) -> Obj:
+        api = f"{self.api_url}/repos/{repo.full_name}"
+        url = f"{api}/pulls/comments/{comment.id}"
+        html = f"{self.web_url}/{repo.full_name}/pull/{comment.pull_number}#discussion_r{comment.id}"
+        pull_url = f"{api}/pulls/{comment.pull_number}"
+        return {
+            "url": url,
+            "pull_request_review_id": comment.review_id,
+            "id": comment.id,
+            "node_id": node_id("PullRequestReviewComment", comment.id),
+            "diff_hunk": f"@@ -{comment.line},1 +{comment.line},1 @@",
+            "path": comment.path,
+            "position": 1,
+            "original_position": 1,
+            "commit_id": comment.commit_id,
+            "original_commit_id": comment.commit_id,
+            "user": self.user(comment.user),
+            "body": comment.body,
+            "created_at": iso(comment.created_at),
+            "updated_at": iso(comment.created_at),
+            "html_url": html,
+            "pull_request_url": pull_url,
+            "author_association": self.author_association(repo, comment.user),
+            "_links": {"self": {"href": url}, "html": {"href": html}, "pull_request": {"href": pull_url}},
+            "side": "RIGHT",
+            "line": comment.line,
+            "original_line": comment.line,
+            "subject_type": "line",
         }
 
     # --- pull requests and check runs ------------------------------------------------------------

@@ -134,6 +134,35 @@ class Comment:
 
 
 @dataclass
+class Review:
+    id: int
+    repo_key: str
+    pull_number: int
+    user: str
+    state: str
+    """As the REST API spells it: APPROVED, CHANGES_REQUESTED, COMMENTED."""
+    body: str
+    commit_id: str
+    submitted_at: float
+
+
+@dataclass
+class ReviewComment:
+    """An inline comment of a review, on one line of one file."""
+
+    id: int
+    review_id: int
+    repo_key: str
+    pull_number: int
+    user: str
+    body: str
+    path: str
+    line: int
+    commit_id: str
+    created_at: float
+
+
+@dataclass
 class Reaction:
     id: int
     comment_id: int
@@ -201,6 +230,8 @@ class GitHubState:
         self.issues: dict[tuple[str, int], Issue] = {}
         self.pulls: dict[tuple[str, int], PullRequest] = {}
         self.comments: dict[int, Comment] = {}
+        self.reviews: dict[int, Review] = {}
+        self.review_comments: dict[int, ReviewComment] = {}
         self.reactions: dict[int, list[Reaction]] = {}
         self.check_runs: dict[int, CheckRun] = {}
         self.tokens: dict[str, InstallationToken] = {}
@@ -210,6 +241,8 @@ class GitHubState:
             "reaction": itertools.count(200_000_001),
             "check_run": itertools.count(30_000_000_001),
             "delivery": itertools.count(40_000_000_001),
+            "review": itertools.count(2_000_000_001),
+            "review-comment": itertools.count(1_500_000_001),
         }
         self.ensure_account(app.bot_login, "Bot")
 
@@ -327,6 +360,39 @@ class GitHubState:
         self.comments[comment.id] = comment
         self.issues[(repo.key, issue_number)].updated_at = now
         return comment
+
+    def add_review(
+        self,
+        repo: Repository,
+        pull_number: int,
+        user: str,
+        state: str,
+        body: str,
+        lines: list[tuple[str, int, str]],
+    ) -> tuple[Review, list[ReviewComment]]:
+        """A review submitted on the pull request's head, with its inline comments (path, line, text)."""
+        pull = self.pulls[(repo.key, pull_number)]
+        now = self.clock()
+        review = Review(self.next_id("review"), repo.key, pull_number, user, state, body, pull.head_sha, now)
+        self.reviews[review.id] = review
+        comments = [
+            ReviewComment(
+                self.next_id("review-comment"),
+                review.id,
+                repo.key,
+                pull_number,
+                user,
+                text,
+                path,
+                line,
+                pull.head_sha,
+                now,
+            )
+            for path, line, text in lines
+        ]
+        for comment in comments:
+            self.review_comments[comment.id] = comment
+        return review, comments
 
     def comments_on(self, repo: Repository, issue_number: int) -> list[Comment]:
         found = [
