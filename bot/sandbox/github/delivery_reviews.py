@@ -81,8 +81,23 @@ def pull_request_review_comment_created(
     payload = retarget(fixture("pull_request_review_comment.created.json"), target, installation_id, reviewer)
     payload["pull_request"] = _pull(payload["pull_request"], target, pull, payload["repository"]["owner"])
     template = payload["comment"]
+    comment_id, line = comment["id"], comment.get("line") or 1
+    api = f"{api_url}/repos/{repo.full_name}"
+    url, pull_api = f"{api}/pulls/comments/{comment_id}", f"{api}/pulls/{pull.number}"
+    html = f"{web_url}/{repo.full_name}/pull/{pull.number}#discussion_r{comment_id}"
+    own = {
+        "node_id": node_id("PullRequestReviewComment", comment_id),
+        "diff_hunk": f"@@ -{line},1 +{line},1 @@",
+        "commit_id": pull.head_sha,
+        "original_commit_id": pull.head_sha,
+        "url": url,
+        "html_url": html,
+        "pull_request_url": pull_api,
+        "_links": {"self": {"href": url}, "html": {"href": html}, "pull_request": {"href": pull_api}},
+    }
     payload["comment"] = {
         **template,
+        **own,
         **{key: value for key, value in comment.items() if key in template},
         "user": sender_object(reviewer, target),
     }
