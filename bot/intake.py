@@ -209,8 +209,9 @@ class Intake:
             return await self._carry_out(parsed, origin, config, marker)
         if review.state.lower() != "changes_requested" or not config.iterate_on_reviews:
             return Outcome.skipped("review without a command")
-        if not await self._runs_of_pull_request(origin):
-            return Outcome.skipped("review on a pull request no run produced")  # not ours: no reply
+        # A fork's pull request gets the fork reply (the plan's); any other not produced by a run, none.
+        if not origin.from_fork and not await self._runs_of_pull_request(origin):
+            return Outcome.skipped("review on a pull request no run produced")
         comments = await self._review_comments(origin, review.id)
         prompt = review_prompt(sender.login, review.body or "", comments)
         line = CommandLine(0, "(review: changes requested)")

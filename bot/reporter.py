@@ -62,6 +62,14 @@ TRACKING_COMMENT = Mirror(
 CHECK_RUN = Mirror(
     "check run", feedback.CHECK_RUN_ID, feedback.REPORTED_CHECK, ANNOTATION_PREFIX + "posting-check-run"
 )
+NEW_HEAD_CHECK_RUN = Mirror(
+    "check run on the new head",
+    ANNOTATION_PREFIX + "new-head-check-run-id",
+    ANNOTATION_PREFIX + "reported-new-head-check",
+    ANNOTATION_PREFIX + "posting-new-head-check-run",
+)
+"""A run on a pull request that pushed to it: its result also shows on the commit it pushed, the
+pull request's new head (a check run stays on the commit it was made for)."""
 
 
 class Reporter:
@@ -137,6 +145,11 @@ class Reporter:
         done.update(await self._tracking_comment(client, run, view, annotations))
         if view.head_sha:
             done.update(await self._check_run(client, run, view, annotations))
+            # Only a continuation pushes to the pull request's own branch (a /docs on a PR does not).
+            new_head = view.commit if view.finished and view.branch and view.continues else None
+            if new_head and new_head != view.head_sha:
+                moved = replace(view, head_sha=new_head)
+                done.update(await self._check_run(client, run, moved, annotations, NEW_HEAD_CHECK_RUN))
         if done:
             await self.kube.patch_run(kind, self.namespace, name, {"metadata": {"annotations": done}})
 
@@ -243,10 +256,15 @@ class Reporter:
         return None
 
     async def _check_run(
-        self, client: GitHubClient, run: dict[str, Any], view: RunView, annotations: dict[str, str]
+        self,
+        client: GitHubClient,
+        run: dict[str, Any],
+        view: RunView,
+        annotations: dict[str, str],
+        mirror: Mirror = CHECK_RUN,
     ) -> dict[str, str | None]:
         state: dict[str, Any] = redact_value(feedback.check_run_state(view), self.secrets)
-        if self._hold_back(run, view, annotations, CHECK_RUN, state):
+        if self._hold_back(run, view, annotations, mirror, state):
             return {}
         owner, repo = view.repository.split("/", 1)
 
@@ -268,13 +286,13 @@ class Reporter:
         done = await self._keep_in_step(
             run,
             annotations,
-            CHECK_RUN,
+            mirror,
             state,
             find=lambda: self._find_check_run(client, view),
             create=create,
             update=update,
         )
-        self._edited(view, CHECK_RUN, done)
+        self._edited(view, mirror, done)
         return done
 
     async def _find_check_run(self, client: GitHubClient, view: RunView) -> str | None:

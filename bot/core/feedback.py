@@ -60,6 +60,8 @@ class RunView:
     comment_id: int | None = None
     head_sha: str | None = None
     branch: str | None = None
+    commit: str | None = None
+    """The commit the run's work ended on (its result), once finished."""
     pull_request_url: str | None = None
     retry_of: str | None = None
     continues: str | None = None
@@ -123,6 +125,7 @@ def run_view(run: dict[str, Any]) -> RunView:
         comment_id=int(comment) if comment else None,
         head_sha=origin.get("head-sha"),
         branch=status.get("branch"),
+        commit=status.get("commit"),
         pull_request_url=status.get("pullRequestUrl"),
         retry_of=origin.get("retry-of"),
         continues=origin.get("continues"),

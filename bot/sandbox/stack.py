@@ -277,9 +277,9 @@ async def running_stack(
 
     async def push_branch(job: dict[str, Any], outcome: JobOutcome) -> None:
         if outcome.succeeded and outcome.termination_message and stack_ref:
-            branch = json.loads(outcome.termination_message).get("branch")
-            if branch:
-                stack_ref[0].gh.push_branch(stack_ref[0].scene.repo, branch)
+            result = json.loads(outcome.termination_message)
+            if result.get("branch"):
+                stack_ref[0].gh.push_branch(stack_ref[0].scene.repo, result["branch"], result.get("commit"))
 
     async with (
         LocalKubeAPI(

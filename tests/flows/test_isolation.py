@@ -191,7 +191,13 @@ async def test_an_agent_link_that_is_not_the_runs_pull_request_is_ignored_and_th
     stack.default_outcome = agent_links(agents_url)
     status, _ = await stack.comment(issue=5, user="alice", body="/code 5 --service trader")
     assert status == 200
-    run = await eventually(lambda: _linked(api), what="a checked pull request link")
+
+    async def replaced() -> dict[str, Any] | None:
+        # The check is recorded, then the status corrected: wait for both.
+        run = await _linked(api)
+        return run if run is not None and run["status"]["pullRequestUrl"] != agents_url else None
+
+    run = await eventually(replaced, what="a checked pull request link, not the agent's")
     [pull] = [p for p in stack.gh.pulls(stack.scene.repo) if p["head"]["ref"] == "feature/task-5-trader"]
     assert run["status"]["pullRequestUrl"] == pull["html_url"] != agents_url
 

@@ -100,9 +100,16 @@ def plan_continue(args: ContinueArgs, context: PlanContext) -> Effect:
     refused = secret_reply(context)
     if refused is not None:
         return refused
-    manifest = runs.continue_run(
-        produced[-1], origin, context.index, args.prompt_modification, context.namespace
+    # The latest: the highest context version (creation times count whole seconds), then the newest.
+    latest = max(
+        produced,
+        key=lambda run: (
+            int(run["spec"].get("contextVersion", 1)),
+            run["metadata"].get("creationTimestamp", ""),
+            run["metadata"]["name"],
+        ),
     )
+    manifest = runs.continue_run(latest, origin, context.index, args.prompt_modification, context.namespace)
     return CreateRun(manifest)
 
 
