@@ -21,6 +21,8 @@ from bot.logfollow import FollowOptions, LogFollower
 from bot.metrics import WebhookMetrics
 from bot.redelivery import sweeper_for
 from bot.reporter import Reporter
+from bot.store import open_store
+from bot.store.writer import StoreWriter, StoreWriterMetrics, WriterOptions
 from bot.templates import default_templates_dir
 from bot.webhook import create_app
 
@@ -109,10 +111,21 @@ async def run_controller_role(settings: Settings, options: ControllerOptions | N
         secrets = Secrets.of([settings.github.webhook_secret.get_secret_value(), settings.private_key_pem()])
         reporter = Reporter(github, kube, namespace, secrets=secrets)
         reporter.edit_interval = options.comment_edit_seconds
+        writer = store_writer(settings, secrets)
         follower = LogFollower(
-            kube, FollowOptions(namespace, status_interval=options.progress_seconds), secrets
+            kube,
+            FollowOptions(namespace, status_interval=options.progress_seconds),
+            secrets,
+            on_event=None if writer is None else writer.follower_sink(namespace),
         )
+        if settings.run_page:
+            reporter.page_base = settings.web.public_base
         controller = Controller(kube, config, options)
+        if writer is not None:
+            controller.run_listeners.append(writer.on_run)
+            controller.leader_tasks += [writer.run, writer.retain]
+            controller.metrics.registry.register(StoreWriterMetrics(writer))
+            controller.health_details["store"] = writer.detail
         controller.run_listeners.append(reporter.on_run)
         controller.leader_tasks.append(reporter.run)
         controller.leader_tasks.append(follower.run)
@@ -123,3 +136,13 @@ async def run_controller_role(settings: Settings, options: ControllerOptions | N
         finally:
             if health is not None:
                 await health.cleanup()
+            if writer is not None:
+                await writer.close()
+
+
+def store_writer(settings: Settings, secrets: Secrets) -> StoreWriter | None:
+    """The controller's writer to the run store, if one is configured (nothing connects yet)."""
+    if settings.store.url is None:
+        return None
+    store = open_store(settings.store.url.get_secret_value())
+    return StoreWriter(store, WriterOptions(retention_days=settings.store.retention_days), secrets=secrets)
