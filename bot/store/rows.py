@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.core.feedback import run_view
+from bot.core.origin import ANNOTATION_PREFIX
 from bot.core.redact import NO_SECRETS, Secrets, redact_value
 from bot.core.resources import FINISHED_PHASES
 from bot.core.transcript import (
@@ -123,7 +124,7 @@ def timestamp(value: Any) -> float | None:
 def run_record(run: Mapping[str, Any], now: float, secrets: Secrets = NO_SECRETS) -> RunRecord:
     """The row of a run, from its manifest as the controller's watch delivers it."""
     view = run_view(dict(run))
-    status = run.get("status") or {}
+    annotations = (run.get("metadata") or {}).get("annotations") or {}
     progress = view.progress or {}
     header: dict[str, Any] = {
         "model": view.model,
@@ -134,15 +135,15 @@ def run_record(run: Mapping[str, Any], now: float, secrets: Secrets = NO_SECRETS
         "taskId": view.task_id,
         "service": view.service,
         "contextVersion": view.context_version,
-        "checkRunId": (run.get("metadata", {}).get("annotations") or {}).get(
-            "orchestrator.platform/check-run-id"
-        ),
-        "startedAt": status.get("startedAt"),
+        "checkRunId": annotations.get(ANNOTATION_PREFIX + "check-run-id"),
+        "repositoryUrl": annotations.get(ANNOTATION_PREFIX + "repository-html-url"),
         "lastUpdate": view.last_update,
         "progress": {key: progress[key] for key in HEADER_PROGRESS_KEYS if key in progress},
     }
     header = {key: value for key, value in header.items() if value not in (None, {}, "")}
-    finished = timestamp(view.last_update) if view.phase in FINISHED_PHASES else None
+    finished = None
+    if view.phase in FINISHED_PHASES:
+        finished = timestamp(view.last_update) or now
     return RunRecord(
         namespace=view.namespace,
         name=view.name,
@@ -152,7 +153,7 @@ def run_record(run: Mapping[str, Any], now: float, secrets: Secrets = NO_SECRETS
         phase=view.phase,
         created_at=timestamp(view.created),
         updated_at=now,
-        finished_at=finished if finished is not None or view.phase not in FINISHED_PHASES else now,
+        finished_at=finished,
         issue_number=view.issue_number or None,
         retry_of=view.retry_of,
         header=redact_value(header, secrets),
