@@ -52,9 +52,15 @@ class Update:
 
 def render_rows(context: WebContext, rows: list[StoredEvent], cwd: str | None) -> tuple[dict[str, Any], ...]:
     macros = context.templates.get_template("_items.html.j2").module
+    shown = [row for row in rows if row.kind != "phase"]  # phase changes go to the timeline
     return tuple(
-        {"id": item.id, "html": str(macros.item(item)), "tool": item.tool if item.kind == "result" else ""}  # type: ignore[attr-defined]
-        for item in runpage.transcript(rows, pair=False, cwd=cwd)
+        {
+            "id": item.id,
+            "html": str(macros.item(item)),  # type: ignore[attr-defined]
+            "tool": item.tool if item.kind == "result" else "",
+            "error": item.error,
+        }
+        for item in runpage.transcript(shown, pair=False, cwd=cwd)
     )
 
 

@@ -25,9 +25,10 @@ __all__ = ["postgres_server", "postgres_url"]
 @pytest.fixture
 async def paged(tmp_path: Path) -> AsyncIterator[tuple[Stack, client.ApiClient]]:
     """serve + controller + local APIs, the runs kept in a SQLite file, the run pages served."""
-    async with running_stack(store_url=f"sqlite:///{tmp_path}/runs.sqlite3") as stack, await api_client_for(
-        stack
-    ) as api:
+    async with (
+        running_stack(store_url=f"sqlite:///{tmp_path}/runs.sqlite3") as stack,
+        await api_client_for(stack) as api,
+    ):
         yield stack, api
 
 
@@ -87,7 +88,9 @@ async def finished_run(stack: Stack, api: client.ApiClient, body: str = "/code 5
     return name
 
 
-async def transcript_stored(stack: Stack, name: str, kinds: tuple[str, ...] = ("result", "phase")) -> list[Any]:
+async def transcript_stored(
+    stack: Stack, name: str, kinds: tuple[str, ...] = ("result", "phase")
+) -> list[Any]:
     """Wait until the store holds the run's result line and its final phase."""
     from bot.store import open_store
 

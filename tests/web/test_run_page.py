@@ -102,7 +102,9 @@ async def test_a_forged_expired_or_signed_out_session_means_signing_in_again(
     assert (await browser.sign_in("alice")).status == 200
     sealer = Sealer(stack.settings.web.session_secret.get_secret_value())  # type: ignore[union-attr]
     if cookie == "forged":
-        browser.session.cookie_jar.update_cookies({SESSION_COOKIE: "gAAAAAB" + "x" * 100}, URL(stack.public_url))
+        browser.session.cookie_jar.update_cookies(
+            {SESSION_COOKIE: "gAAAAAB" + "x" * 100}, URL(stack.public_url)
+        )
     elif cookie == "expired":
         value = sealer.seal_session("any-session-id", "alice", expires_at=1000.0, now=900.0)
         browser.session.cookie_jar.update_cookies({SESSION_COOKIE: value}, URL(stack.public_url))
@@ -144,7 +146,9 @@ async def test_the_runs_list_is_newest_first_filtered_and_paginated(
     await browser.sign_in("alice")
     listing = await (await browser.get("/runs")).text()
     assert listing.index(second) < listing.index(first)
-    only_docs = await (await browser.get("/runs?phase=Succeeded&repository=demo-org%2Ftrader&user=alice")).text()
+    only_docs = await (
+        await browser.get("/runs?phase=Succeeded&repository=demo-org%2Ftrader&user=alice")
+    ).text()
     assert first in only_docs and second in only_docs
     nobody = await (await browser.get("/runs?user=carol")).text()
     assert first not in nobody and "No runs you may see with these filters" in nobody
@@ -155,7 +159,11 @@ async def test_the_runs_list_is_newest_first_filtered_and_paginated(
 async def test_the_page_outlives_the_job_the_pod_and_a_controller_restart(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    url = f"sqlite:///{tmp_path}/runs.sqlite3" if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    url = (
+        f"sqlite:///{tmp_path}/runs.sqlite3"
+        if backend == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
     async with running_stack(store_url=url) as stack, await api_client_for(stack) as api:
         name = await finished_run(stack, api)
         stored = await transcript_stored(stack, name)
@@ -172,7 +180,11 @@ async def test_the_page_outlives_the_job_the_pod_and_a_controller_restart(
         for line in TOOL_LINES:
             assert line in text
         assert text.count('class="item tool') == sum(
-            1 for row in stored if row.kind == "assistant" for b in row.data["blocks"] if b["type"] == "tool_use"
+            1
+            for row in stored
+            if row.kind == "assistant"
+            for b in row.data["blocks"]
+            if b["type"] == "tool_use"
         )
         assert "✅ finished (15 turns, 2.4 s, $0.10)" in text
         assert len(await transcript_stored(stack, name)) == len(stored)  # nothing stored twice
@@ -190,5 +202,7 @@ async def test_readyz_shows_the_store_and_stays_ready_when_the_store_is_down(tmp
         assert body["detail"]["store"]["up"] is False and "PostgreSQL" in body["detail"]["store"]["error"]
         sealer = Sealer(stack.settings.web.session_secret.get_secret_value())  # type: ignore[union-attr]
         cookie = {"Cookie": f"{SESSION_COOKIE}={sealer.seal_session('sid', 'alice', 2e9, 1e9)}"}
-        async with stack.session.get(stack.public_url + "/runs", headers=cookie, allow_redirects=False) as page:
+        async with stack.session.get(
+            stack.public_url + "/runs", headers=cookie, allow_redirects=False
+        ) as page:
             assert page.status == 503 and "run store cannot be reached" in await page.text()

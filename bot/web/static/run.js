@@ -39,6 +39,9 @@
       const call = row.tool ? document.getElementById(row.tool) : null;
       if (call) {
         call.querySelector(".output").replaceChildren(fragment(row.html));
+        if (row.error) {
+          call.classList.add("error");
+        }
       } else {
         transcript.append(fragment(row.html));
       }
