@@ -125,7 +125,7 @@ def live_agent(job: dict[str, Any]) -> JobOutcome:
             duration_ms=9000,
             total_cost_usd=0.37,
             session_id="s-1",
-        ),  # fmt: skip
+        ),
     ]
     timed = [(0.1 * index, text) for index, text in enumerate(first)]
     timed += [(LATE_GAP + 0.1 * index, text) for index, text in enumerate(second)]
