@@ -20,6 +20,7 @@ CACHE_SECONDS = 60.0
 CACHE_ENTRIES = 10_000
 CONCURRENT_CHECKS = 8
 TIMEOUT_SECONDS = 10.0
+REPOSITORY_PATH = "/repos/{owner}/{repo}"
 
 
 class SignInAgain(Exception):
@@ -77,7 +78,7 @@ class RepositoryAccess:
 
     async def _ask(self, token: str, repository: str) -> bool:
         owner, _, name = repository.partition("/")
-        url = f"{self.api_url}/repos/{quote(owner, safe='')}/{quote(name, safe='')}"
+        url = self.api_url + REPOSITORY_PATH.format(owner=quote(owner, safe=""), repo=quote(name, safe=""))
         self.asked += 1
         try:
             async with self.session.get(
