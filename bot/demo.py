@@ -430,7 +430,9 @@ def _print_how_to_play(out: Printer, stack: Stack) -> None:
         2,
     )
     out.line(f"(webhook {stack.webhook_url}, secret {WEBHOOK_SECRET!r}: for your own signed deliveries)", 2)
-    out.line(f"Open {stack.public_url}/runs in a browser and sign in (the local GitHub lets you pick alice):", 2)
+    out.line(
+        f"Open {stack.public_url}/runs in a browser and sign in (the local GitHub lets you pick alice):", 2
+    )
     out.line("each run's page shows its whole transcript, and a running one updates itself.", 2)
     out.line("A new run's agent now works for about a minute: its tracking comment's checklist is printed", 2)
     out.line("here each time the bot edits it; `kubectl get cr` shows its TURNS and COST at the end.", 2)
