@@ -227,9 +227,10 @@ async def watch(session: aiohttp.ClientSession, url: str, latencies: list[float]
     return got
 
 
-def stamped(count: int, rate: float) -> Iterator[tuple[float, PlainText]]:
+def stamped(count: int, rate: float) -> Iterator[tuple[int, float, str]]:
+    """(line number, when it is due, its text up to the time it is sent)."""
     for index in range(count):
-        yield index / rate, PlainText(f"line {index} sent=")
+        yield index + 1, index / rate, f"line {index} sent="
 
 
 async def measure_viewers(
@@ -253,17 +254,11 @@ async def measure_viewers(
         flusher = asyncio.create_task(writer.run())
         count = int(rate * seconds)
         cpu_before, started, rss_peak = procstat.cpu(pids), time.monotonic(), 0.0
-        for at, event in stamped(count, rate):
+        for seq, at, text in stamped(count, rate):
             await asyncio.sleep(max(0.0, started + at - time.monotonic()))
-            writer.add_event(
-                NAMESPACE,
-                RUN,
-                "pod-uid",
-                int(at * rate) + 1,
-                time.time(),
-                PlainText(event.text + f"{time.time():.6f}"),
-            )
-            if int(at * rate) % int(rate) == 0:
+            line = PlainText(f"{text}{time.time():.6f}")
+            writer.add_event(NAMESPACE, RUN, "pod-uid", seq, time.time(), line)
+            if seq % int(rate) == 0:
                 rss_peak = max(rss_peak, procstat.rss_bytes(pids) / MIB)
         await stop(flusher)
         await writer.flush()
