@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from benchmarks import controller_scale, github_calls, intake, log_flood, memory, run_calls
+from benchmarks import controller_scale, github_calls, intake, log_flood, memory, run_calls, run_page
 from benchmarks.registry import Benchmark
 
 BENCHMARKS: tuple[Benchmark, ...] = (
@@ -20,6 +20,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     memory.BENCHMARK,
     run_calls.BENCHMARK,
     log_flood.BENCHMARK,
+    run_page.BENCHMARK,
 )
 
 

@@ -61,6 +61,8 @@ def manifest(url: str, name: str = DEFAULT_NAME, webhook_path: str = DEFAULT_WEB
         # GitHub sends the browser here with ?code=... once the App exists; the code is exchanged with
         # POST /app-manifests/{code}/conversions (README: Deploy). The bot need not serve this page.
         "redirect_url": base + "/",
+        # Sign-in to the run pages (the App's OAuth web flow) returns here (bot/web/auth.py).
+        "callback_urls": [base + "/auth/callback"],
         "description": DESCRIPTION,
         "public": False,
         "default_permissions": dict(DEFAULT_PERMISSIONS),

@@ -17,6 +17,8 @@ from pydantic import AnyHttpUrl, BaseModel, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
+from bot.store.settings import StoreSettings
+from bot.web.settings import WebSettings
 
 MIB = 1024 * 1024
 _M = TypeVar("_M", bound=BaseSettings)
@@ -72,6 +74,13 @@ class Settings(BaseModel):
     github: GitHubSettings
     orchestrator: OrchestratorSettings
     kubeconfig: Path | None = None
+    store: StoreSettings = Field(default_factory=lambda: StoreSettings.model_construct())
+    web: WebSettings = Field(default_factory=lambda: WebSettings.model_construct())
+
+    @property
+    def run_page(self) -> bool:
+        """The run page is served (and linked from GitHub): a store and sign-in are configured."""
+        return self.store.url is not None and self.web.sign_in
 
     def private_key_pem(self) -> str:
         """The App's private key as PEM text (from the variable or the file); validated at load."""
@@ -82,11 +91,17 @@ def load_settings() -> Settings:
     """Build settings from the process environment or raise `ConfigError` naming the variable."""
     github = _build(GitHubSettings)
     orchestrator = _build(OrchestratorSettings)
+    store = _build(StoreSettings)
+    web = _build(WebSettings)
+    for variable in web.missing():
+        raise ConfigError(variable, "is required when GITHUB_CLIENT_ID is set (sign-in to the run page)")
+    if web.sign_in and store.url is None:
+        raise ConfigError("ORCHESTRATOR_STORE_URL", "is required when GITHUB_CLIENT_ID is set (the run page)")
     _read_private_key(github)
     kubeconfig = _first_kubeconfig(os.environ.get("KUBECONFIG", ""))
     if kubeconfig is not None and not kubeconfig.is_file():
         raise ConfigError("KUBECONFIG", f"file {kubeconfig} does not exist")
-    return Settings(github=github, orchestrator=orchestrator, kubeconfig=kubeconfig)
+    return Settings(github=github, orchestrator=orchestrator, kubeconfig=kubeconfig, store=store, web=web)
 
 
 def _first_kubeconfig(value: str) -> Path | None:

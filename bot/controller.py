@@ -98,6 +98,8 @@ class Controller:
         self.runs_seen: dict[str, dict[str, Any]] = {}
         """Every run as the watch last delivered it (for the scheduler's view of the namespace)."""
         self.start_lock = asyncio.Lock()
+        self.health_details: dict[str, Callable[[], Any]] = {}
+        """More parts of `/readyz` (the run store's writer)."""
         self._lead_task: asyncio.Task[Any] | None = None
 
     # --- leadership -----------------------------------------------------------------------------
@@ -106,7 +108,13 @@ class Controller:
         """Start /healthz and /metrics if a port is set; the caller cleans the runner up."""
         if self.options.health_port is None:
             return None
-        app = health_app(self.metrics, self.options.identity, self.leading.is_set, lambda: len(self.queue))
+        app = health_app(
+            self.metrics,
+            self.options.identity,
+            self.leading.is_set,
+            lambda: len(self.queue),
+            self.health_details,
+        )
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, "0.0.0.0", self.options.health_port).start()

@@ -207,6 +207,9 @@ class Demo:
             url,
             bool(pulls) and comment is not None and url in comment["body"],
         )
+        if self.stack.settings.run_page:
+            page = self.stack.run_page_url(name)
+            self.out.line(f"📄 the run's page (the whole transcript; sign in as alice): {page}")
         return str(sent["record"].guid)
 
     async def docs_on_a_pull_request(self, number: int) -> None:
@@ -397,12 +400,14 @@ async def run_demo(out: Printer, keep_running: bool, workdir: Path) -> int:
     log_file = workdir / "orchestrator-bot.log"
     with log_file.open("a") as log_stream:
         configure_logging("INFO", secrets=[WEBHOOK_SECRET], stream=log_stream)
-        async with running_stack(kubeconfig_path=workdir / "kubeconfig") as stack:
+        store_url = f"sqlite:///{(workdir / 'runs.sqlite3').resolve()}"
+        async with running_stack(kubeconfig_path=workdir / "kubeconfig", store_url=store_url) as stack:
             stack.default_outcome = demo_outcome
             out.title("orchestrator-bot demo: the whole flow on this machine, real code paths over HTTP")
             out.line(f"local Kubernetes API  {stack.kube.url}  (kubeconfig {stack.kube.kubeconfig_path})", 2)
             out.line(f"local GitHub API      {stack.gh.url}  (demo-org/trader: alice writes, bob reads)", 2)
             out.line(f"webhook service       {stack.webhook_url}", 2)
+            out.line(f"run pages             {stack.public_url}/runs  (runs kept in {store_url})", 2)
             out.line(f"controller + reporter leader of Lease {NAMESPACE}/orchestrator-controller", 2)
             out.line(f"logs                  {log_file}", 2)
             demo = Demo(stack, out)
@@ -425,6 +430,10 @@ def _print_how_to_play(out: Printer, stack: Stack) -> None:
         2,
     )
     out.line(f"(webhook {stack.webhook_url}, secret {WEBHOOK_SECRET!r}: for your own signed deliveries)", 2)
+    out.line(
+        f"Open {stack.public_url}/runs in a browser and sign in (the local GitHub lets you pick alice):", 2
+    )
+    out.line("each run's page shows its whole transcript, and a running one updates itself.", 2)
     out.line("A new run's agent now works for about a minute: its tracking comment's checklist is printed", 2)
     out.line("here each time the bot edits it; `kubectl get cr` shows its TURNS and COST at the end.", 2)
 

@@ -30,3 +30,9 @@ class KubernetesUnavailable(UpstreamUnavailable):
 
 class GitHubUnavailable(UpstreamUnavailable):
     """The GitHub API could not be reached or kept failing after retries."""
+
+
+class StoreUnavailable(OrchestratorError):
+    """The run store (SQLite or PostgreSQL) could not be reached or failed; the caller may retry.
+
+    Progress on GitHub does not depend on it: the controller buffers what it could not write."""

@@ -6,8 +6,9 @@ alive, whether this replica holds the Lease, and what it has reconciled.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
@@ -33,10 +34,21 @@ class ControllerMetrics:
 
 
 def health_app(
-    metrics: ControllerMetrics, identity: str, leading: Callable[[], bool], queued: Callable[[], int]
+    metrics: ControllerMetrics,
+    identity: str,
+    leading: Callable[[], bool],
+    queued: Callable[[], int],
+    details: Mapping[str, Callable[[], Any]] | None = None,
 ) -> web.Application:
+    """`details`: more parts shown by `/readyz` (the run store's writer), each as its callable says."""
+
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok", "identity": identity, "leading": leading()})
+
+    async def readyz(request: web.Request) -> web.Response:
+        # Always ready: a store outage degrades the run page, not the controller's work on GitHub.
+        shown = {name: detail() for name, detail in (details or {}).items()}
+        return web.json_response({"status": "ready", "identity": identity, "leading": leading(), **shown})
 
     async def metrics_endpoint(request: web.Request) -> web.Response:
         metrics.leading.set(1 if leading() else 0)
@@ -47,5 +59,6 @@ def health_app(
 
     app = web.Application()
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_endpoint)
     return app

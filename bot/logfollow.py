@@ -36,7 +36,7 @@ from bot.core.jobs import CONTAINER_NAME
 from bot.core.progress import AgentPod, Cursor, agent_pod, is_new, since_time, split_timestamp
 from bot.core.redact import NO_SECRETS, Secrets, redact_stream_line
 from bot.core.runs import MANAGED_BY
-from bot.core.transcript import AgentProgress, fold, parse_line
+from bot.core.transcript import AgentProgress, Event, fold, parse_line
 from bot.errors import KubernetesUnavailable
 from bot.kube import Kube, kubernetes_failures
 
@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 
 POD_SELECTOR = ",".join(f"{key}={value}" for key, value in MANAGED_BY.items())
 WATCH_TIMEOUT_SECONDS = 240
+EventSink = Callable[[AgentPod, int, int | None, Event], None]
+"""Called with (Pod, line number in its log from 1, the line's timestamp in ns, the redacted event)
+for every line read: the run store's writer (bot/store/writer.py). It must not block."""
 MAX_LINE_BYTES = 1024 * 1024
 """A longer line is cut there (and then reads as plain text): memory stays bounded."""
 
@@ -82,8 +85,10 @@ class LogFollower:
         options: FollowOptions,
         secrets: Secrets = NO_SECRETS,
         clock: Callable[[], float] = time.monotonic,
+        on_event: EventSink | None = None,
     ) -> None:
         self.kube = kube
+        self.on_event = on_event
         self.options = options
         self.secrets = secrets
         self.clock = clock
@@ -208,6 +213,8 @@ class LogFollower:
         event = parse_line(text)
         state.tail.extend(activity_lines(event, state.progress))
         state.progress = fold(state.progress, event)
+        if self.on_event is not None:
+            self.on_event(state.target, state.progress.lines, stamp, event)
         return True
 
     async def _stopped(self, target: AgentPod) -> bool:

@@ -91,6 +91,9 @@ class Reporter:
         self.secrets = secrets
         self.clock = clock
         self.throttle = EditThrottle(EDIT_INTERVAL)
+        self.page_base: str | None = None
+        """The bot's public URL when the run page is served: the check run's Details button and the
+        tracking comment link to `{page_base}/runs/{namespace}/{name}`."""
 
     async def on_run(self, run: dict[str, Any]) -> None:
         """Run listener for the controller's watch."""
@@ -121,6 +124,8 @@ class Reporter:
         if run is None or run["metadata"].get("deletionTimestamp"):
             return
         view = feedback.run_view(run)
+        if self.page_base:
+            view = replace(view, page_url=f"{self.page_base}/runs/{view.namespace}/{view.name}")
         annotations: dict[str, str] = run["metadata"].get("annotations") or {}
         client = await self.github.installation_client(view.installation_id)
         done: dict[str, str | None] = {}

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import time
 from contextlib import AsyncExitStack
+from functools import partial
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -13,6 +15,7 @@ from aiohttp import web
 from bot.config import Settings
 from bot.controller import Controller, ControllerOptions
 from bot.core.redact import Secrets
+from bot.errors import StoreUnavailable
 from bot.github import GitHubApp, RetryPolicy
 from bot.handlers import build_router
 from bot.intake import Intake
@@ -21,8 +24,11 @@ from bot.logfollow import FollowOptions, LogFollower
 from bot.metrics import WebhookMetrics
 from bot.redelivery import sweeper_for
 from bot.reporter import Reporter
+from bot.store import Store, open_store
+from bot.store.writer import StoreWriter, StoreWriterMetrics, WriterOptions
 from bot.templates import default_templates_dir
-from bot.webhook import create_app
+from bot.web.app import add_run_pages, web_context
+from bot.webhook import WEBHOOK_APP, create_app
 
 GITHUB_READY_CACHE_SECONDS = 300.0
 READINESS_TIMEOUT_SECONDS = 3.0
@@ -73,12 +79,27 @@ async def create_serve_app(settings: Settings) -> web.Application:
     app = create_app(
         settings, build_router(intake), readiness=[kubernetes_ready, github_ready], metrics=metrics
     )
+    if settings.run_page and settings.store.url is not None:
+        store = open_store(settings.store.url.get_secret_value())
+        stack.push_async_callback(store.close)
+        add_run_pages(app, web_context(settings, store, session))
+        app[WEBHOOK_APP].readiness_details["store"] = partial(store_state, store)
 
     async def close(_: web.Application) -> None:
         await stack.aclose()
 
     app.on_cleanup.append(close)
     return app
+
+
+async def store_state(store: Store) -> dict[str, Any]:
+    """The run store as `/readyz` shows it (not a readiness check: an outage degrades the page only)."""
+    try:
+        async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
+            await store.ping()
+    except (StoreUnavailable, TimeoutError) as exc:
+        return {"up": False, "error": str(exc) or "timed out"}
+    return {"up": True}
 
 
 class ControllerCannotStart(Exception):
@@ -109,10 +130,21 @@ async def run_controller_role(settings: Settings, options: ControllerOptions | N
         secrets = Secrets.of([settings.github.webhook_secret.get_secret_value(), settings.private_key_pem()])
         reporter = Reporter(github, kube, namespace, secrets=secrets)
         reporter.edit_interval = options.comment_edit_seconds
+        writer = store_writer(settings, secrets)
         follower = LogFollower(
-            kube, FollowOptions(namespace, status_interval=options.progress_seconds), secrets
+            kube,
+            FollowOptions(namespace, status_interval=options.progress_seconds),
+            secrets,
+            on_event=None if writer is None else writer.follower_sink(namespace),
         )
+        if settings.run_page:
+            reporter.page_base = settings.web.public_base
         controller = Controller(kube, config, options)
+        if writer is not None:
+            controller.run_listeners.append(writer.on_run)
+            controller.leader_tasks += [writer.run, writer.retain]
+            controller.metrics.registry.register(StoreWriterMetrics(writer))
+            controller.health_details["store"] = writer.detail
         controller.run_listeners.append(reporter.on_run)
         controller.leader_tasks.append(reporter.run)
         controller.leader_tasks.append(follower.run)
@@ -123,3 +155,13 @@ async def run_controller_role(settings: Settings, options: ControllerOptions | N
         finally:
             if health is not None:
                 await health.cleanup()
+            if writer is not None:
+                await writer.close()
+
+
+def store_writer(settings: Settings, secrets: Secrets) -> StoreWriter | None:
+    """The controller's writer to the run store, if one is configured (nothing connects yet)."""
+    if settings.store.url is None:
+        return None
+    store = open_store(settings.store.url.get_secret_value())
+    return StoreWriter(store, WriterOptions(retention_days=settings.store.retention_days), secrets=secrets)

@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 FollowUp = Callable[[], Awaitable[None]]
 ReadinessCheck = Callable[[], Awaitable[str | None]]
 """Returns None when ready, else a short reason."""
+ReadinessDetail = Callable[[], Awaitable[Any]]
+"""A part shown by /readyz that does not decide readiness (the run store: its outage degrades the
+run page, not the webhook)."""
 
 _MAX_DELIVERY_ID_LENGTH = 100
 _READ_CHUNK = 64 * 1024
@@ -155,6 +158,7 @@ class WebhookApp:
     max_waiting: int | None = None
     """Deliveries waiting for a turn before more are answered 503 (default: 8 per turn)."""
     follow_ups: set[asyncio.Task[None]] = field(default_factory=set)
+    readiness_details: dict[str, ReadinessDetail] = field(default_factory=dict)
     _key: bytes = field(init=False, repr=False)
     _turns: Turns = field(init=False, repr=False)
 
@@ -263,9 +267,13 @@ class WebhookApp:
         problems = [
             problem for problem in await asyncio.gather(*(check() for check in self.readiness)) if problem
         ]
+        shown: dict[str, Any] = {}
+        if self.readiness_details:
+            values = await asyncio.gather(*(detail() for detail in self.readiness_details.values()))
+            shown["detail"] = dict(zip(self.readiness_details, values, strict=True))
         if problems:
-            return _answer_json(503, {"status": "not ready", "problems": problems})
-        return _answer_json(200, {"status": "ready"})
+            return _answer_json(503, {"status": "not ready", "problems": problems, **shown})
+        return _answer_json(200, {"status": "ready", **shown})
 
     async def metrics_endpoint(self, request: web.Request) -> web.Response:
         response = web.Response(body=generate_latest(self.metrics.registry))

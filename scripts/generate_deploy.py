@@ -47,11 +47,13 @@ INSTALL_ORDER = (
     "ServiceAccount",
     "Secret",
     "ConfigMap",
+    "PersistentVolumeClaim",
     "CustomResourceDefinition",
     "Role",
     "RoleBinding",
     "Service",
     "Deployment",
+    "StatefulSet",
     "Ingress",
 )
 
@@ -107,9 +109,17 @@ def render_chart(chart_dir: Path = CHART, values: dict[str, Any] | None = None) 
     return objects
 
 
+STORE_SECRET = f"{RELEASE}-store"
+"""The run store's password and URL: the chart generates it; with plain manifests the operator creates
+it (README: Deploy), so no password is written into a file of the repository."""
+
+
 def is_plain_manifest(obj: dict[str, Any]) -> bool:
-    """k8s/crds/ and k8s/task-controller-config.yaml already hold the CRDs and the job settings."""
+    """k8s/crds/ and k8s/task-controller-config.yaml already hold the CRDs and the job settings; the
+    store's Secret is the operator's."""
     if obj["kind"] == "CustomResourceDefinition":
+        return False
+    if obj["kind"] == "Secret" and obj["metadata"]["name"] == STORE_SECRET:
         return False
     return not (obj["kind"] == "ConfigMap" and obj["metadata"]["name"] == CONFIGMAP_NAME)
 
@@ -145,6 +155,8 @@ def plain_text(chart_dir: Path = CHART) -> str:
         "# Generated from helm/orchestrator-bot with its default values by scripts/generate_deploy.py.\n"
         "# Do not edit by hand. Apply after k8s/crds/ and with k8s/task-controller-config.yaml:\n"
         "#   kubectl apply -f k8s/crds/ -f k8s/deploy/ && kubectl apply -f k8s/task-controller-config.yaml\n"
+        f"# The run store's PostgreSQL reads the Secret {STORE_SECRET} (keys password and url), which you\n"
+        "# create first (README: Deploy).\n"
     )
     documents = [
         yaml.dump(o, Dumper=_BlockStrings, sort_keys=False, width=110) for o in plain_objects(chart_dir)

@@ -63,6 +63,7 @@ OPERATIONS = (
     "repos/get",
     "repos/get-branch",
     "repos/get-collaborator-permission-level",
+    "users/get-authenticated",
 )
 
 # Webhook payload schemas (`x-webhooks` in the description) for the deliveries `bot.sandbox.payloads`

@@ -22,6 +22,24 @@ def test_complete_environment_loads_with_defaults(bot_env: dict[str, str]) -> No
     assert settings.private_key_pem().startswith("-----BEGIN PRIVATE KEY-----")
 
 
+def test_the_run_page_is_served_with_a_store_and_sign_in(
+    bot_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert load_settings().run_page is False  # neither: progress on GitHub only, as before
+    for name, value in {
+        "ORCHESTRATOR_STORE_URL": "postgresql://bot:pw@db:5432/runs",
+        "GITHUB_CLIENT_ID": "Iv23liabc",
+        "GITHUB_CLIENT_SECRET": "s" * 40,
+        "ORCHESTRATOR_SESSION_SECRET": "x" * 32,
+        "ORCHESTRATOR_PUBLIC_URL": "https://bot.example.com/",
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    assert settings.run_page and settings.web.public_base == "https://bot.example.com"
+    assert settings.web.web_base == "https://github.com" and settings.store.retention_days == 30
+    assert "pw" not in repr(settings)
+
+
 def test_api_url_defaults_to_github_com(bot_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GITHUB_API_URL")
     assert load_settings().github.api_base == "https://api.github.com"
@@ -95,6 +113,42 @@ def test_private_key_with_escaped_newlines_is_accepted(
         ),
         pytest.param(
             {"KUBECONFIG": "/nonexistent/kubeconfig"}, "KUBECONFIG", "does not exist", id="kubeconfig gone"
+        ),
+        pytest.param(
+            {"ORCHESTRATOR_STORE_URL": "mysql://db/runs"},
+            "ORCHESTRATOR_STORE_URL",
+            "must start with sqlite:/// or postgresql://",
+            id="store of an unknown kind",
+        ),
+        pytest.param(
+            {"ORCHESTRATOR_STORE_RETENTION_DAYS": "0"},
+            "ORCHESTRATOR_STORE_RETENTION_DAYS",
+            "greater than 0",
+            id="retention zero",
+        ),
+        pytest.param(
+            {"GITHUB_CLIENT_ID": "Iv23liabc"},
+            "GITHUB_CLIENT_SECRET",
+            "is required when GITHUB_CLIENT_ID is set",
+            id="sign-in without its secret",
+        ),
+        pytest.param(
+            {"ORCHESTRATOR_SESSION_SECRET": "short"},
+            "ORCHESTRATOR_SESSION_SECRET",
+            "at least 32 characters",
+            id="session secret short",
+        ),
+        pytest.param({"GITHUB_WEB_URL": "github"}, "GITHUB_WEB_URL", "URL", id="web url invalid"),
+        pytest.param(
+            {
+                "GITHUB_CLIENT_ID": "Iv23liabc",
+                "GITHUB_CLIENT_SECRET": "s" * 40,
+                "ORCHESTRATOR_SESSION_SECRET": "x" * 32,
+                "ORCHESTRATOR_PUBLIC_URL": "https://bot.example.com",
+            },
+            "ORCHESTRATOR_STORE_URL",
+            "is required when GITHUB_CLIENT_ID is set",
+            id="sign-in without a store",
         ),
     ],
 )

@@ -26,6 +26,10 @@ def test_demo_command_exits_zero_and_shows_the_pull_request(tmp_path: Path) -> N
     assert re.search(r"https://github\.com/demo-org/trader/pull/\d+", done.stdout)
     assert re.search(r"\*\*Todos:\*\* \d/3 done · \d+ turns? so far", done.stdout)  # while the agent works
     assert "**Result:** ✅ success · 15 turns · 2.4 s · $0.10" in done.stdout  # and its cost at the end
+    assert re.search(
+        r"the run's page .*: http://127\.0\.0\.1:\d+/runs/orchestrator/code-5-trader-\w+", done.stdout
+    )
+    assert (tmp_path / "runs.sqlite3").is_file()  # the transcripts, kept
     assert "\033[" not in done.stdout  # plain text when asked (and when not a terminal)
     assert (tmp_path / "kubeconfig").is_file()
     assert (tmp_path / "orchestrator-bot.log").stat().st_size > 0

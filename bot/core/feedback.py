@@ -88,6 +88,8 @@ class RunView:
 
     progress: Mapping[str, Any] | None = None
     """`status.progress`: what the agent's transcript says (written by the log follower)."""
+    page_url: str | None = None
+    """The run's own page (the whole transcript), when the bot serves one."""
 
     @property
     def finished(self) -> bool:
@@ -203,6 +205,8 @@ def tracking_comment(view: RunView) -> str:
         rows.append(("Branch", f"`{view.branch}`"))
     if view.pull_request_url:
         rows.append(("Pull request", view.pull_request_url))
+    if view.page_url:
+        rows.append(("Transcript", f"[the run's page]({view.page_url})"))
     table = "\n".join(f"| {key} | {value} |" for key, value in rows)
     lines = [f"{icon} **{view.title}** is **{word}**", "", "| | |", "|---|---|", table]
     if view.command:
@@ -240,6 +244,8 @@ def check_run_state(view: RunView) -> dict[str, Any]:
         "external_id": view.name,
         "output": {"title": f"{view.title}: {word}", "summary": summary},
     }
+    if view.page_url:
+        state["details_url"] = view.page_url
     text = check_run_text(view)
     if text:
         state["output"]["text"] = text

@@ -11,6 +11,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,7 +41,9 @@ from bot.sandbox.github.delivery_reviews import (
 )
 from bot.sandbox.github.seed import DemoScene, seed_demo
 from bot.sandbox.kube import JobOutcome, LocalKubeAPI
+from bot.store.settings import StoreSettings
 from bot.templates import default_templates_dir
+from bot.web.settings import WebSettings
 
 TASK_CONFIG_FILE = assets.task_config()
 """The default job settings shipped in the package (k8s/task-controller-config.yaml is a copy)."""
@@ -143,6 +146,14 @@ class Stack:
             await self._serve.cleanup()
             self._serve = None
 
+    @property
+    def public_url(self) -> str:
+        """Where `serve` is reached (the run pages: `{public_url}/runs/...`)."""
+        return f"http://127.0.0.1:{self._serve_port}"
+
+    def run_page_url(self, name: str) -> str:
+        return f"{self.public_url}/runs/{self.settings.orchestrator.namespace}/{name}"
+
     def start_controller(self) -> None:
         self._controller = asyncio.get_running_loop().create_task(
             run_controller_role(self.settings, self.controller_options)
@@ -243,7 +254,38 @@ class Stack:
         )
 
 
-def stack_settings(gh: LocalGitHubAPI, kube: LocalKubeAPI, namespace: str) -> Settings:
+SESSION_SECRET = "demo-session-secret-not-for-production-0123456789"  # noqa: S105 - the local demo's own
+
+
+def run_page_settings(gh: LocalGitHubAPI, public_url: str) -> WebSettings:
+    """Sign-in to the run page through the local GitHub (its OAuth pages), the bot at `public_url`."""
+    gh.oauth.callback_urls = [f"{public_url}/auth/callback"]
+    return WebSettings(
+        public_url=public_url,
+        session_secret=SESSION_SECRET,
+        client_id=gh.client_id,
+        client_secret=gh.client_secret,
+        web_url=gh.url,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def stack_settings(
+    gh: LocalGitHubAPI,
+    kube: LocalKubeAPI,
+    namespace: str,
+    store_url: str | None = None,
+    public_url: str | None = None,
+) -> Settings:
+    """The bot's settings for the local APIs; with `store_url` the run store, and with `public_url`
+    too the run page (sign-in through the local GitHub)."""
+    store = StoreSettings(url=store_url) if store_url else StoreSettings.model_construct(url=None)
+    web = run_page_settings(gh, public_url) if store_url and public_url else WebSettings.model_construct()
     return Settings(
         github=GitHubSettings(
             app_id=gh.app_id,
@@ -253,6 +295,8 @@ def stack_settings(gh: LocalGitHubAPI, kube: LocalKubeAPI, namespace: str) -> Se
         ),
         orchestrator=OrchestratorSettings(namespace=namespace, templates_dir=default_templates_dir()),
         kubeconfig=kube.kubeconfig_path,
+        store=store,
+        web=web,
     )
 
 
@@ -267,9 +311,13 @@ async def running_stack(
     progress_seconds: float = 0.5,
     comment_edit_seconds: float = 1.0,
     task_settings: Mapping[str, Any] | None = None,
+    store_url: str | None = None,
+    run_page: bool = True,
 ) -> AsyncIterator[Stack]:
     """Start everything; the controller (with a short Lease) unless `controller=False`. Progress is
-    written and shown sooner than in production (`progress_seconds`, `comment_edit_seconds`)."""
+    written and shown sooner than in production (`progress_seconds`, `comment_edit_seconds`). With
+    `store_url` the controller keeps every run's transcript there, and `serve` shows the run pages
+    (unless `run_page=False`) at `stack.public_url`."""
     stack_ref: list[Stack] = []
 
     def decide(job: dict[str, Any]) -> JobOutcome:
@@ -294,7 +342,9 @@ async def running_stack(
         for manifest in cluster_objects(namespace, task_settings):
             kube.apply_manifest(manifest)
         scene = seed_demo(gh)
-        settings = stack_settings(gh, kube, namespace)
+        port = free_port() if store_url and run_page else 0
+        public_url = f"http://127.0.0.1:{port}" if port else None
+        settings = stack_settings(gh, kube, namespace, store_url, public_url)
         options = ControllerOptions(
             namespace=namespace,
             templates_dir=default_templates_dir(),
@@ -305,7 +355,7 @@ async def running_stack(
             progress_seconds=progress_seconds,
             comment_edit_seconds=comment_edit_seconds,
         )
-        stack = Stack(kube, gh, scene, settings, session, controller_options=options)
+        stack = Stack(kube, gh, scene, settings, session, controller_options=options, _serve_port=port)
         stack_ref.append(stack)
         await stack.start_serve()
         if controller:

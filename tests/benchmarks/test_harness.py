@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
 
-from benchmarks import run_calls
+from benchmarks import run_calls, run_page
 from benchmarks.__main__ import BENCHMARKS, build_parser
 from benchmarks.intake import IntakeConfig, run_intake
 from benchmarks.intake_summary import render, targets
@@ -158,12 +159,29 @@ def test_percentile_is_nearest_rank() -> None:
 
 def test_every_benchmark_is_one_registered_subcommand() -> None:
     names = [benchmark.name for benchmark in BENCHMARKS]
-    assert names == ["intake", "github-calls", "controller-scale", "memory", "run-calls", "log-flood"]
+    assert names == [
+        "intake",
+        "github-calls",
+        "controller-scale",
+        "memory",
+        "run-calls",
+        "log-flood",
+        "run-page",
+    ]
     parser = build_parser()
     assert parser.parse_args(["intake", "--quick"]).quick is True
     assert parser.parse_args(["controller-scale", "--runs", "10"]).runs == 10
     assert parser.parse_args(["run-calls", "--minutes", "2"]).minutes == 2
     assert parser.parse_args(["log-flood", "--rate", "50", "--seconds", "5"]).rate == 50
+    assert parser.parse_args(["run-page", "--backends", "sqlite"]).backends == ["sqlite"]
+
+
+def test_a_short_run_page_benchmark_writes_renders_and_streams_every_line(tmp_path: Path) -> None:
+    args = build_parser().parse_args(["run-page", "--seconds", "1", "--viewers", "3", "--backends", "sqlite"])
+    result = asyncio.run(run_page.measure(args, tmp_path))["results"]["sqlite"]
+    assert result["write"]["stored"] == result["write"]["lines"] >= 200
+    assert result["render"]["events"] == 5000 and result["render"]["page_ms"]["median"] > 0
+    assert result["viewers"]["every_viewer_got_every_line"] is True
 
 
 def test_a_short_run_counts_its_calls_and_edits() -> None:

@@ -79,6 +79,8 @@ OPERATION_PERMISSIONS: dict[str, dict[str, str]] = {
     "apps/get-webhook-delivery": {},
     "apps/redeliver-webhook-delivery": {},
     "repos/get-collaborator-permission-level": {"metadata": "read"},
+    # the run page: whether the signed-in person may read a run's repository (with their own token)
+    "repos/get": {"metadata": "read"},
     "reactions/create-for-issue-comment": {"issues": "write", "pull_requests": "write"},
     "issues/list-comments": {"issues": "read", "pull_requests": "read"},
     "issues/create-comment": {"issues": "write", "pull_requests": "write"},

@@ -68,9 +68,12 @@ def test_default_values_render_the_two_roles_with_their_crds_rbac_and_config() -
         ("Role", "orchestrator-bot-webhook"),
         ("RoleBinding", "orchestrator-bot-controller"),
         ("RoleBinding", "orchestrator-bot-webhook"),
+        ("Secret", "orchestrator-bot-store"),
+        ("Service", "orchestrator-bot-store"),
         ("Service", "orchestrator-bot-webhook"),
         ("ServiceAccount", "orchestrator-bot-controller"),
         ("ServiceAccount", "orchestrator-bot-webhook"),
+        ("StatefulSet", "orchestrator-bot-store"),
     ]
 
 
@@ -106,7 +109,10 @@ def _set(values: Any, path: list[str]) -> bool:
             return False
         values = values[key]
     # An empty existingSecret is the option "the chart creates the Secret".
-    return values not in ("", [], {}, None) or path == ["github", "existingSecret"]
+    return values not in ("", [], {}, None) or path in (
+        ["github", "existingSecret"],
+        ["store", "existingSecret"],
+    )
 
 
 @pytest.mark.parametrize("which", ["default", "all"])
@@ -187,7 +193,9 @@ def test_every_object_carries_the_standard_labels(objects: list[Obj]) -> None:
         labels = obj["metadata"].get("labels") or {}
         assert [label for label in STANDARD_LABELS if label not in labels] == [], obj["metadata"]["name"]
         if obj["kind"] not in ("CustomResourceDefinition", "Secret"):
-            assert labels["app.kubernetes.io/component"] in ("webhook", "controller"), obj["metadata"]["name"]
+            assert labels["app.kubernetes.io/component"] in ("webhook", "controller", "store"), obj[
+                "metadata"
+            ]["name"]
 
 
 # --- CRDs --------------------------------------------------------------------------------------
@@ -331,28 +339,56 @@ def test_each_roles_environment_loads_as_the_bots_settings(
     objects: list[Obj], role: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     deployment = find(objects, "Deployment", suffix=role)
-    settings = settings_of(deployment, github_secret_data(objects), tmp_path, monkeypatch)
+    settings = settings_of(
+        deployment, github_secret_data(objects), tmp_path, monkeypatch, secrets_by_name(objects)
+    )
     run_namespace = find(objects, "ConfigMap", CONFIGMAP_NAME)["metadata"]["namespace"]
     assert settings.orchestrator.namespace == run_namespace
     assert settings.private_key_pem().strip() == throwaway_private_key().strip()
     assert settings.kubeconfig is None  # in-cluster access through the ServiceAccount
+    store = find(objects, "Service", suffix="-store")["metadata"]
+    assert settings.store.url is not None
+    assert f"@{store['name']}.{store['namespace']}.svc:5432/" in settings.store.url.get_secret_value()
     if role == "-webhook":
         ingress = [o for o in objects if o["kind"] == "Ingress"]
+        page = ["/runs", "/auth", "/static"] if settings.run_page else []
         for rule in ingress[0]["spec"]["rules"] if ingress else []:
-            assert [p["path"] for p in rule["http"]["paths"]] == [settings.orchestrator.webhook_path]
+            assert [p["path"] for p in rule["http"]["paths"]] == [settings.orchestrator.webhook_path, *page]
 
 
 def github_secret_data(objects: list[Obj]) -> dict[str, str]:
     """The chart's Secret when it makes one; else the one the README's Deploy section has the operator create."""
-    secrets = [o for o in objects if o["kind"] == "Secret"]
+    secrets = [o for o in objects if o["kind"] == "Secret" and not o["metadata"]["name"].endswith("-store")]
     if secrets:
         data: dict[str, str] = secrets[0]["stringData"]
         return data
     return {"app-id": "12345", "private-key": throwaway_private_key(), "webhook-secret": "s3cret"}
 
 
+WEB_SECRET = {"client-id": "Iv23liabc", "client-secret": "c" * 40, "session-secret": "s" * 32}
+"""The run page's Secret as the README's Deploy section has the operator create it."""
+
+
+def secrets_by_name(objects: list[Obj]) -> dict[str, dict[str, str]]:
+    """The Secrets the chart makes (the store's), and the run page's that the operator makes (its key
+    names as values-all renames them)."""
+    found = {o["metadata"]["name"]: dict(o["stringData"]) for o in objects if o["kind"] == "Secret"}
+    renamed = {
+        "id": WEB_SECRET["client-id"],
+        "secret": WEB_SECRET["client-secret"],
+        "session": WEB_SECRET["session-secret"],
+    }
+    found.setdefault("orchestrator-bot-web", WEB_SECRET)
+    found.setdefault("orchestrator-web", renamed)
+    return found
+
+
 def settings_of(
-    deployment: Obj, secret: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    deployment: Obj,
+    secret: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    secrets: dict[str, dict[str, str]] | None = None,
 ) -> Settings:
     """Resolve the container's env (values, secretKeyRefs) and its key file mount, then load the
     settings exactly as `serve` / `controller` do at start."""
@@ -367,7 +403,8 @@ def settings_of(
             monkeypatch.delenv(name)
     for entry in serve["env"]:
         if "valueFrom" in entry:
-            value = secret[entry["valueFrom"]["secretKeyRef"]["key"]]
+            reference = entry["valueFrom"]["secretKeyRef"]
+            value = (secrets or {}).get(reference["name"], secret)[reference["key"]]
         else:
             value = entry["value"]
             if value.startswith(key_mount["mountPath"] + "/"):
@@ -380,7 +417,9 @@ def test_extra_environment_reaches_both_roles(tmp_path: Path, monkeypatch: pytes
     objects = rendered("all")
     for role in ("-webhook", "-controller"):
         deployment = find(objects, "Deployment", suffix=role)
-        settings = settings_of(deployment, github_secret_data(objects), tmp_path, monkeypatch)
+        settings = settings_of(
+            deployment, github_secret_data(objects), tmp_path, monkeypatch, secrets_by_name(objects)
+        )
         assert settings.orchestrator.permission_cache_seconds == 30
         assert settings.orchestrator.log_level == "DEBUG"
         assert settings.github.api_base == "https://github.example.com/api/v3"
@@ -394,11 +433,15 @@ def test_the_private_key_is_a_read_only_file_not_an_environment_variable(objects
         assert mount["readOnly"] is True
 
 
-def test_the_ingress_publishes_only_the_webhook_path() -> None:
+def test_the_ingress_publishes_the_webhook_path_and_the_run_pages() -> None:
     ingress = find(rendered("all"), "Ingress")
     [rule] = ingress["spec"]["rules"]
-    [path] = rule["http"]["paths"]
-    assert (path["path"], path["pathType"]) == ("/github/events", "Exact")
+    assert [(p["path"], p["pathType"]) for p in rule["http"]["paths"]] == [
+        ("/github/events", "Exact"),
+        ("/runs", "Prefix"),
+        ("/auth", "Prefix"),
+        ("/static", "Prefix"),
+    ]
     assert ingress["spec"]["tls"] == [{"hosts": [rule["host"]], "secretName": "bot-example-com-tls"}]
 
 
@@ -422,3 +465,34 @@ def test_each_role_binding_grants_its_role_to_that_roles_service_account(objects
             {"kind": "ServiceAccount", "name": account["metadata"]["name"], "namespace": NAMESPACE}
         ]
         assert binding["roleRef"]["name"] == find(objects, "Role", suffix=role)["metadata"]["name"]
+
+
+def test_by_default_the_chart_runs_a_postgresql_for_the_store_with_a_generated_password() -> None:
+    objects = rendered("default")
+    secret = find(objects, "Secret", "orchestrator-bot-store")["stringData"]
+    assert len(secret["password"]) == 32 and secret["password"].isalnum()
+    assert (
+        secret["url"]
+        == f"postgresql://orchestrator:{secret['password']}@orchestrator-bot-store.{NAMESPACE}.svc:5432/orchestrator"
+    )
+    server = find(objects, "StatefulSet", "orchestrator-bot-store")
+    [claim] = server["spec"]["volumeClaimTemplates"]
+    assert claim["spec"]["resources"]["requests"]["storage"] == "5Gi"
+    [postgres] = server["spec"]["template"]["spec"]["containers"]
+    assert postgres["securityContext"]["readOnlyRootFilesystem"] is True
+    assert {
+        "name": "POSTGRES_PASSWORD",
+        "valueFrom": {"secretKeyRef": {"name": "orchestrator-bot-store", "key": "password"}},
+    } in postgres["env"]
+
+
+def test_a_store_of_your_own_replaces_the_charts_postgresql() -> None:
+    objects = render({"store": {"existingSecret": "my-store", "urlKey": "dsn"}})
+    assert not [o for o in objects if o["metadata"]["name"].endswith("-store")]
+    serve = container(find(objects, "Deployment", suffix="-webhook"))
+    [url] = [e for e in serve["env"] if e["name"] == "ORCHESTRATOR_STORE_URL"]
+    assert url["valueFrom"]["secretKeyRef"] == {"name": "my-store", "key": "dsn"}
+    without = render({"store": {"enabled": False}})
+    assert "ORCHESTRATOR_STORE_URL" not in {
+        e["name"] for e in container(find(without, "Deployment", suffix="-webhook"))["env"]
+    }

@@ -88,6 +88,7 @@ def test_k8s_deploy_is_the_chart_with_its_default_values() -> None:
         ("CustomResourceDefinition", "coderuns.orchestrator.platform"),
         ("CustomResourceDefinition", "docsruns.orchestrator.platform"),
         ("ConfigMap", CONFIGMAP_NAME),
+        ("Secret", "orchestrator-bot-store"),  # the operator's (README: Deploy)
     }
     assert not any("helm.sh/chart" in (o["metadata"].get("labels") or {}) for o in from_file)
 

@@ -32,6 +32,7 @@ from bot.sandbox.github.context import Call
 from bot.sandbox.github.description import Description
 from bot.sandbox.github.faults import FaultPlan
 from bot.sandbox.github.identity import WEB_URL, RepoRef, stable_id
+from bot.sandbox.github.oauth import OAuthFlow
 from bot.sandbox.github.server import GitHubHTTP
 from bot.sandbox.github.shapes import Shapes
 from bot.sandbox.github.state import (
@@ -90,6 +91,10 @@ class LocalGitHubAPI:
             rate_limit=rate_limit,
             redeliver=self._schedule_redelivery,
         )
+        self.client_secret = new_token_value()[4:] + "0123"
+        """The App's OAuth client secret (40 characters, like GitHub's)."""
+        self.oauth = OAuthFlow(self.state, self.client_id, self.client_secret)
+        self._http.oauth = self.oauth
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self._pending: set[asyncio.Task[DeliveryRecord]] = set()
@@ -107,6 +112,7 @@ class LocalGitHubAPI:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         # Not part of GitHub's API: what a person does in the web UI (see `user_comments`).
         app.router.add_post(USER_COMMENT_PATH, self._user_comments)
+        self.oauth.routes(app)  # github.com's sign-in pages (the API and the web share this server)
         app.router.add_route("*", "/{tail:.*}", self._http.handle)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()

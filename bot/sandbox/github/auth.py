@@ -152,12 +152,15 @@ class InstallationToken:
 class Principal:
     """The authenticated caller of one request."""
 
-    kind: str  # "app", "installation" or "anonymous"
+    kind: str  # "app", "installation", "user" (a user-to-server token, oauth.py) or "anonymous"
     installation_id: int | None = None
     token: InstallationToken | None = field(default=None, repr=False)
+    login: str | None = None
 
     @property
     def rate_key(self) -> str:
+        if self.kind == "user":
+            return f"user:{self.login}"
         return f"installation:{self.installation_id}" if self.kind == "installation" else self.kind
 
 

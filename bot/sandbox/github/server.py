@@ -31,6 +31,8 @@ from bot.sandbox.github.auth import (
 from bot.sandbox.github.context import Call, Context, Reply, error
 from bot.sandbox.github.description import Description, Match
 from bot.sandbox.github.faults import PRIMARY_RATE_LIMIT_DOCS, FaultPlan
+from bot.sandbox.github.oauth import HANDLERS as USER_HANDLERS
+from bot.sandbox.github.oauth import OAuthFlow, user_repo_refusal
 from bot.sandbox.github.routes_app import HANDLERS as APP_HANDLERS
 from bot.sandbox.github.routes_issues import HANDLERS as ISSUE_HANDLERS
 from bot.sandbox.github.routes_pulls import HANDLERS as PULL_HANDLERS
@@ -43,7 +45,7 @@ log = logging.getLogger(__name__)
 API_VERSION = "2022-11-28"
 RATE_WINDOW_SECONDS = 3600
 ANONYMOUS_RATE_LIMIT = 60
-HANDLERS = {**APP_HANDLERS, **ISSUE_HANDLERS, **PULL_HANDLERS}
+HANDLERS = {**APP_HANDLERS, **ISSUE_HANDLERS, **PULL_HANDLERS, **USER_HANDLERS}
 SERVED_OPERATIONS = frozenset({*HANDLERS, "rate-limit/get"})
 
 
@@ -118,6 +120,8 @@ class GitHubHTTP:
         self.calls: list[Call] = []
         self.rate_limits = RateLimits(rate_limit)
         self._redeliver = redeliver
+        self.oauth: OAuthFlow | None = None
+        """User tokens (the OAuth web flow), when the server has them."""
 
     @property
     def shapes(self) -> Shapes:
@@ -176,8 +180,10 @@ class GitHubHTTP:
         operation = match.operation
         call.operation_id = operation.operation_id
         now = self.state.clock()
-        identity = authenticate(
-            parse_authorization(request.headers.get("Authorization")),
+        credential = parse_authorization(request.headers.get("Authorization"))
+        as_user = self.oauth.principal(credential.value) if self.oauth and credential else None
+        identity = as_user or authenticate(
+            credential,
             operation.operation_id,
             tokens=self.state.tokens,
             public_key=self.public_key,
@@ -230,6 +236,10 @@ class GitHubHTTP:
             repo = self.state.repo(params["owner"], params["repo"])
             if repo is None:
                 refusal = error(404, NOT_FOUND, operation.documentation_url)
+            elif principal.kind == "user":
+                denied_user = user_repo_refusal(principal, operation.method, repo, self.state)
+                if denied_user is not None:
+                    refusal = error(denied_user.status, denied_user.message, operation.documentation_url)
             else:
                 denied = repo_access_refusal(
                     principal,

@@ -88,6 +88,38 @@ app.kubernetes.io/component: {{ .component }}
   value: {{ include "orchestrator-bot.runNamespace" . }}
 - name: ORCHESTRATOR_LOG_LEVEL
   value: {{ .Values.logLevel }}
+{{- if .Values.store.enabled }}
+- name: ORCHESTRATOR_STORE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "orchestrator-bot.storeSecretName" . }}
+      key: {{ .Values.store.urlKey }}
+- name: ORCHESTRATOR_STORE_RETENTION_DAYS
+  value: {{ .Values.store.retentionDays | quote }}
+{{- end }}
+{{- if .Values.runPage.enabled }}
+- name: ORCHESTRATOR_PUBLIC_URL
+  value: {{ .Values.runPage.publicUrl | quote }}
+- name: GITHUB_WEB_URL
+  value: {{ .Values.runPage.githubWebUrl | quote }}
+{{- range $variable, $key := dict "GITHUB_CLIENT_ID" .Values.runPage.secretKeys.clientId "GITHUB_CLIENT_SECRET" .Values.runPage.secretKeys.clientSecret "ORCHESTRATOR_SESSION_SECRET" .Values.runPage.secretKeys.sessionSecret }}
+- name: {{ $variable }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $.Values.runPage.existingSecret }}
+      key: {{ $key }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The Secret with the store's URL: yours, or the one the chart makes for its PostgreSQL. */}}
+{{- define "orchestrator-bot.storeSecretName" -}}
+{{- default (printf "%s-store" (include "orchestrator-bot.fullname" .)) .Values.store.existingSecret }}
+{{- end }}
+
+{{/* The chart's own PostgreSQL runs when the store is on and no URL of yours is given. */}}
+{{- define "orchestrator-bot.ownPostgres" -}}
+{{- if and .Values.store.enabled (not .Values.store.existingSecret) }}true{{ end }}
 {{- end }}
 
 {{- define "orchestrator-bot.privateKeyVolume" -}}
