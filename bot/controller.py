@@ -31,6 +31,7 @@ from bot.core.reconcile import (
     DeleteJob,
     EnsureChildren,
     Observed,
+    Plan,
     RequeueAfter,
     UpdateStatus,
     orphan_slot,
@@ -53,7 +54,6 @@ RunListener = Callable[[dict[str, Any]], Awaitable[None]]
 RUN_KINDS: tuple[RunKind, ...] = ("DocsRun", "CodeRun")
 WATCH_TIMEOUT_SECONDS = 240
 WATCH_RETRY_SECONDS = 1.0
-MANAGED_JOBS = "app.kubernetes.io/managed-by=orchestrator-bot"
 
 
 def default_identity() -> str:
@@ -97,6 +97,9 @@ class Controller:
         self.leading = asyncio.Event()
         self.runs_seen: dict[str, dict[str, Any]] = {}
         """Every run as the watch last delivered it (for the scheduler's view of the namespace)."""
+        self.jobs_seen: dict[str, dict[str, Any]] = {}
+        """Every Job as the watch last delivered it, and those this process just created."""
+        self.jobs_listed = asyncio.Event()
         self.start_lock = asyncio.Lock()
         self._lead_task: asyncio.Task[Any] | None = None
 
@@ -188,6 +191,8 @@ class Controller:
 
     async def run(self) -> None:
         """Watch, resync and work until cancelled."""
+        # A view of Jobs from an earlier term as leader is stale: decide nothing until listed anew.
+        self.jobs_listed.clear()
         async with asyncio.TaskGroup() as group:
             for kind in RUN_KINDS:
                 group.create_task(self._watch_runs(kind))
@@ -228,10 +233,15 @@ class Controller:
     async def _watch_jobs(self) -> None:
         while True:
             try:
-                with kubernetes_failures("listing Jobs"):
-                    listing = await self.kube.batch.list_namespaced_job(self.options.namespace)
-                for job in listing.items:
-                    self._on_job(self.kube.api.sanitize_for_serialization(job))
+                # Under the start lock: no Job is created between the list and replacing the view.
+                async with self.start_lock:
+                    with kubernetes_failures("listing Jobs"):
+                        listing = await self.kube.batch.list_namespaced_job(self.options.namespace)
+                    listed = [self.kube.api.sanitize_for_serialization(job) for job in listing.items]
+                    self.jobs_seen = {job["metadata"]["name"]: job for job in listed}
+                self.jobs_listed.set()
+                for job in listed:
+                    self._on_job(job)
                 await self._follow(
                     self.kube.batch.list_namespaced_job,
                     (self.options.namespace,),
@@ -285,7 +295,12 @@ class Controller:
                 log.exception("run listener failed for %s", run["metadata"].get("name"))
 
     def _on_job_event(self, event: dict[str, Any]) -> None:
-        self._on_job(event["raw_object"])
+        job = event["raw_object"]
+        if event["type"] == "DELETED":
+            self.jobs_seen.pop(job["metadata"]["name"], None)
+        else:
+            self.jobs_seen[job["metadata"]["name"]] = job
+        self._on_job(job)
 
     def _on_job(self, job: dict[str, Any]) -> None:
         for owner in (job.get("metadata") or {}).get("ownerReferences") or []:
@@ -340,35 +355,48 @@ class Controller:
         )
         message = await self.kube.termination_message(namespace, name) if finished_job else None
         if job is not None:
-            await self._carry_out(kind, run, job, message, None)
+            await self._carry_out(kind, run, self._plan(run, job, message, None))
             return
-        # Deciding to start a Job and creating it happen under one lock, so that no other run's
-        # decision sees the workspace free in between (bot.core.schedule).
+        # What a start needs besides its Job is made first, outside the lock (idempotent; a run that
+        # turns out to wait keeps them). Deciding to start and creating the Job happen under one lock,
+        # so that no other run's decision sees the workspace free in between (bot.core.schedule).
+        admission = await self._admission(run)
+        prepared = admission is None or admission.start
+        if prepared:
+            failure = await self._ensure_children(run, job=False)
+            if failure is not None:
+                await self.kube.patch_run_status(kind, namespace, name, failure)
+                return
         async with self.start_lock:
-            await self._carry_out(kind, run, job, message, await self._admission(run))
+            plan = self._plan(run, job, message, await self._admission(run))
+            if EnsureChildren() in plan.actions:
+                failure = await self._ensure_children(run, render_files=not prepared)
+                if failure is not None:
+                    await self.kube.patch_run_status(kind, namespace, name, failure)
+                    return
+        await self._carry_out(kind, run, plan)
 
-    async def _carry_out(
+    def _plan(
         self,
-        kind: RunKind,
         run: dict[str, Any],
         job: dict[str, Any] | None,
         message: str | None,
         admission: Admission | None,
-    ) -> None:
-        namespace, name = self.options.namespace, run["metadata"]["name"]
-        plan = reconcile(
+    ) -> Plan:
+        return reconcile(
             Observed(run, job, message, datetime.now(UTC), admission),
             self.config.cleanup,
             self.config.job.active_deadline_seconds,
             self.config.scheduling.max_queue_seconds,
         )
+
+    async def _carry_out(self, kind: RunKind, run: dict[str, Any], plan: Plan) -> None:
+        """The plan's actions but creating children (done where the start lock is held)."""
+        namespace, name = self.options.namespace, run["metadata"]["name"]
         for action in sorted(plan.actions, key=lambda a: isinstance(a, UpdateStatus)):
             if isinstance(action, EnsureChildren):
-                failure = await self._ensure_children(run)
-                if failure is not None:
-                    await self.kube.patch_run_status(kind, namespace, name, failure)
-                    return
-            elif isinstance(action, DeleteJob):
+                continue
+            if isinstance(action, DeleteJob):
                 if await self.kube.delete_job(namespace, action.name):
                     log.info("deleted Job %s: %s", action.name, action.why, extra={"run": name})
             elif isinstance(action, RequeueAfter):
@@ -382,13 +410,13 @@ class Controller:
                     await self._wake_the_queue()
 
     async def _slots(self, current: dict[str, Any]) -> list[Slot]:
-        """Every run of the namespace as the scheduler sees it. The Jobs are listed now (a Job is
-        what holds a workspace, so that list must be exact); the runs come from the watch, with the
-        run being reconciled as just read."""
-        jobs_by_name = {
-            job["metadata"]["name"]: job
-            for job in await self.kube.list_jobs(self.options.namespace, MANAGED_JOBS)
-        }
+        """Every run of the namespace as the scheduler sees it, from what the watches delivered (the
+        run being reconciled as just read). A Job is what holds a workspace, so its view must never
+        miss one: nothing is decided before the first complete list of Jobs, every Job this process
+        creates is added at once (under the start lock), and the watch only ever finishes or removes
+        one later than it happened — which makes a workspace look busy a little longer, never free."""
+        await self.jobs_listed.wait()
+        jobs_by_name = dict(self.jobs_seen)
         runs = {**self.runs_seen, current["metadata"]["name"]: current}
         scope = self.config.workspace.scope
         slots = [slot(run, jobs_by_name.get(name), scope) for name, run in runs.items()]
@@ -410,21 +438,29 @@ class Controller:
             if (queued.get("status") or {}).get("phase") == "Queued":
                 self.queue.add((queued["kind"], name))
 
-    async def _ensure_children(self, run: dict[str, Any]) -> dict[str, Any] | None:
-        """Create ConfigMap, PVC (code) and Job if absent; a status that fails the run if the run
-        cannot be rendered (a bad template or config is not retried forever)."""
+    async def _ensure_children(
+        self, run: dict[str, Any], job: bool = True, render_files: bool = True
+    ) -> dict[str, Any] | None:
+        """Create ConfigMap and PVC (code) (unless `render_files` is false: they were just made) and
+        (`job`) the Job, each if absent; a status that fails the run if the run cannot be rendered (a
+        bad template or config is not retried forever)."""
         try:
-            context = render.build_context(run, self.config)
-            files = render.render_files(run["kind"], self.templates, context, self.template_environment)
-            children = [jobs.configmap_manifest(run, files)]
-            if run["kind"] == "CodeRun":
-                children.append(jobs.pvc_manifest(run, self.config))
-            children.append(jobs.job_manifest(run, self.config))
+            children = []
+            if render_files:
+                context = render.build_context(run, self.config)
+                files = render.render_files(run["kind"], self.templates, context, self.template_environment)
+                children.append(jobs.configmap_manifest(run, files))
+                if run["kind"] == "CodeRun":
+                    children.append(jobs.pvc_manifest(run, self.config))
+            if job:
+                children.append(jobs.job_manifest(run, self.config))
         except render.RenderError as exc:
             log.error("cannot render run %s: %s", run["metadata"]["name"], exc)
             now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             return {"phase": "Failed", "message": f"The run could not be rendered: {exc}", "lastUpdate": now}
         for child in children:
+            if child["kind"] == "Job":
+                self.jobs_seen.setdefault(child["metadata"]["name"], child)
             if await self.kube.create_if_absent(child):
                 log.info(
                     "created %s %s",

@@ -12,15 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import ValidationError
-
 from bot.core.markdown import code_span
 from bot.core.origin import from_annotations
 from bot.core.repositories import pull_request_number
-from bot.core.resources import FINISHED_PHASES, CodeRunSpec, Phase
+from bot.core.resources import FINISHED_PHASES, Phase
 from bot.core.schedule import Admission, Slot, SlotState
 from bot.core.taskconfig import CleanupConfig, WorkspaceScope
-from bot.core.workspace import workspace
+from bot.core.workspace import workspace_of
 
 CANCEL_ANNOTATION = "orchestrator.platform/cancel-requested-by"
 MAX_CONDITIONS = 10
@@ -227,11 +225,9 @@ def slot(run: dict[str, Any], job: dict[str, Any] | None, scope: WorkspaceScope)
         state = "waiting"
     spec = run.get("spec") or {}
     place = None
-    if run.get("kind") == "CodeRun":
-        try:
-            place = workspace(CodeRunSpec.model_validate(spec), scope).claim_name
-        except ValidationError:
-            place = None  # not a run that can start; reconcile reports why
+    parts = (spec.get("repositoryUrl"), spec.get("service"), spec.get("githubUser"))
+    if run.get("kind") == "CodeRun" and all(isinstance(part, str) for part in parts):
+        place = workspace_of(str(parts[0]), str(parts[1]), str(parts[2]), scope).claim_name
     created = str(metadata.get("creationTimestamp") or "")
     return Slot(metadata["name"], created, str(spec.get("githubUser", "")).lower(), place, state)
 
