@@ -34,12 +34,14 @@ from bot.core.reconcile import (
     Plan,
     RequeueAfter,
     UpdateStatus,
+    job_essentials,
     orphan_slot,
     reconcile,
+    run_essentials,
     slot,
 )
 from bot.core.resources import FINISHED_PHASES, GROUP, PLURALS, VERSION, RunKind
-from bot.core.schedule import Admission, Limits, Slot, admit
+from bot.core.schedule import Admission, Limits, Occupancy
 from bot.core.taskconfig import TaskConfig
 from bot.errors import KubernetesUnavailable
 from bot.health import ControllerMetrics, health_app
@@ -100,6 +102,8 @@ class Controller:
         self.jobs_seen: dict[str, dict[str, Any]] = {}
         """Every Job as the watch last delivered it, and those this process just created."""
         self.jobs_listed = asyncio.Event()
+        self.occupancy = Occupancy()
+        """The scheduler's index of runs_seen and jobs_seen (bot.core.schedule)."""
         self.start_lock = asyncio.Lock()
         self._lead_task: asyncio.Task[Any] | None = None
 
@@ -217,6 +221,7 @@ class Controller:
                     n for n, r in self.runs_seen.items() if r.get("kind") == kind and n not in names
                 ]:
                     del self.runs_seen[gone]
+                    self._index(gone)
                 for run in listed:
                     await self._on_run(kind, run)
                 version = listing["metadata"]["resourceVersion"]
@@ -238,7 +243,8 @@ class Controller:
                     with kubernetes_failures("listing Jobs"):
                         listing = await self.kube.batch.list_namespaced_job(self.options.namespace)
                     listed = [self.kube.api.sanitize_for_serialization(job) for job in listing.items]
-                    self.jobs_seen = {job["metadata"]["name"]: job for job in listed}
+                    self.jobs_seen = {job["metadata"]["name"]: job_essentials(job) for job in listed}
+                    self._reindex()
                 self.jobs_listed.set()
                 for job in listed:
                     self._on_job(job)
@@ -280,10 +286,12 @@ class Controller:
             await self._on_run(kind, event["raw_object"])
         elif event["type"] == "DELETED":
             self.runs_seen.pop(event["raw_object"]["metadata"]["name"], None)
+            self._index(event["raw_object"]["metadata"]["name"])
             await self._notify(event["raw_object"])
 
     async def _on_run(self, kind: RunKind, run: dict[str, Any]) -> None:
-        self.runs_seen[run["metadata"]["name"]] = {**run, "kind": kind}
+        self.runs_seen[run["metadata"]["name"]] = run_essentials({**run, "kind": kind})
+        self._index(run["metadata"]["name"])
         self.queue.add((kind, run["metadata"]["name"]))
         await self._notify(run)
 
@@ -299,7 +307,8 @@ class Controller:
         if event["type"] == "DELETED":
             self.jobs_seen.pop(job["metadata"]["name"], None)
         else:
-            self.jobs_seen[job["metadata"]["name"]] = job
+            self.jobs_seen[job["metadata"]["name"]] = job_essentials(job)
+        self._index(job["metadata"]["name"])
         self._on_job(job)
 
     def _on_job(self, job: dict[str, Any]) -> None:
@@ -313,7 +322,10 @@ class Controller:
         while True:
             await asyncio.sleep(self.options.resync_seconds)
             try:
+                scope = self.config.workspace.scope
                 self.config = await self.kube.read_task_config(self.options.namespace)
+                if self.config.workspace.scope != scope:
+                    self._reindex()  # every CodeRun's workspace is named anew
             except KubernetesUnavailable as exc:
                 log.error("keeping the last good task-controller-config: %s", exc)
             for kind in RUN_KINDS:
@@ -409,28 +421,39 @@ class Controller:
                 if action.status.get("phase") in FINISHED_PHASES:
                     await self._wake_the_queue()
 
-    async def _slots(self, current: dict[str, Any]) -> list[Slot]:
-        """Every run of the namespace as the scheduler sees it, from what the watches delivered (the
-        run being reconciled as just read). A Job is what holds a workspace, so its view must never
-        miss one: nothing is decided before the first complete list of Jobs, every Job this process
-        creates is added at once (under the start lock), and the watch only ever finishes or removes
-        one later than it happened — which makes a workspace look busy a little longer, never free."""
-        await self.jobs_listed.wait()
-        jobs_by_name = dict(self.jobs_seen)
-        runs = {**self.runs_seen, current["metadata"]["name"]: current}
-        scope = self.config.workspace.scope
-        slots = [slot(run, jobs_by_name.get(name), scope) for name, run in runs.items()]
-        orphans = (orphan_slot(job) for name, job in jobs_by_name.items() if name not in runs)
-        return slots + [orphan for orphan in orphans if orphan is not None]
+    def _index(self, name: str) -> None:
+        """Bring the scheduler's slot of `name` up to date with the run and Job last seen. A Job is
+        what holds a workspace, so that view must never miss one: nothing is decided before the
+        first complete list of Jobs, every Job this process creates is added at once (under the start
+        lock), and the watch only ever finishes or removes one later than it happened — which makes a
+        workspace look busy a little longer, never free."""
+        run, job = self.runs_seen.get(name), self.jobs_seen.get(name)
+        seen = slot(run, job, self.config.workspace.scope) if run is not None else None
+        if seen is None and job is not None:
+            seen = orphan_slot(job)  # its run is gone; an unfinished Job still holds the workspace
+        if seen is None:
+            self.occupancy.remove(name)
+        else:
+            self.occupancy.put(seen)
+
+    def _reindex(self) -> None:
+        self.occupancy = Occupancy()
+        for name in {*self.runs_seen, *self.jobs_seen}:
+            self._index(name)
 
     async def _admission(self, run: dict[str, Any]) -> Admission | None:
-        """Whether a run without a Job may start one now (None: it is not waiting to start)."""
-        slots = await self._slots(run)
+        """Whether a run without a Job may start one now (None: it is not waiting to start). The run
+        as just read counts, not the copy the watch delivered last."""
+        await self.jobs_listed.wait()
         name = run["metadata"]["name"]
-        if not any(s.name == name and s.state == "waiting" for s in slots):
+        current = slot(run, self.jobs_seen.get(name), self.config.workspace.scope)
+        self.occupancy.put(current)
+        if current.state != "waiting":
             return None
         scheduling = self.config.scheduling
-        return admit(name, slots, Limits(scheduling.max_active_runs, scheduling.max_active_runs_per_user))
+        return self.occupancy.admit(
+            name, Limits(scheduling.max_active_runs, scheduling.max_active_runs_per_user)
+        )
 
     async def _wake_the_queue(self) -> None:
         """A run ended: the runs queued behind it are looked at now, not at their next recheck."""
@@ -460,7 +483,8 @@ class Controller:
             return {"phase": "Failed", "message": f"The run could not be rendered: {exc}", "lastUpdate": now}
         for child in children:
             if child["kind"] == "Job":
-                self.jobs_seen.setdefault(child["metadata"]["name"], child)
+                self.jobs_seen.setdefault(child["metadata"]["name"], job_essentials(child))
+                self._index(child["metadata"]["name"])
             if await self.kube.create_if_absent(child):
                 log.info(
                     "created %s %s",
