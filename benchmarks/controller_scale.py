@@ -83,6 +83,10 @@ class Phase:
         }
 
 
+UNLIMITED = {"scheduling": {"maxActiveRuns": 0, "maxActiveRunsPerUser": 0}}
+"""The benchmark measures how fast runs become Jobs, not the queue: no limits."""
+
+
 class Scene:
     """The local APIs, and manifests of runs as `serve` would create them."""
 
@@ -90,7 +94,7 @@ class Scene:
         self.kube = kube
         self.gh = gh
         self.demo = demo
-        task_config = next(o for o in cluster_objects(NAMESPACE) if o["kind"] == "ConfigMap")
+        task_config = next(o for o in cluster_objects(NAMESPACE, UNLIMITED) if o["kind"] == "ConfigMap")
         self.config = parse_task_config(task_config["data"][CONFIGMAP_KEY])
         self.made = 0
 
@@ -99,7 +103,8 @@ class Scene:
         for _ in range(count):
             number = FIRST_ISSUE + self.made
             self.made += 1
-            body = f"/code {number} --service trader"
+            # One service per run: a workspace takes one agent at a time (bot.core.schedule).
+            body = f"/code {number} --service svc-{number}"
             self.gh.add_issue(self.demo.repo, number, f"Task {number}", user="alice")
             comment = self.gh.add_comment(self.demo.repo, number, "alice", body)
             payload = payloads.issue_comment_created(
@@ -217,7 +222,7 @@ async def measure(runs: int, factor: int = 5) -> dict[str, Any]:
             ) as kube,
             LocalGitHubAPI(webhook_secret=WEBHOOK_SECRET) as gh,
         ):
-            for manifest in cluster_objects(NAMESPACE):
+            for manifest in cluster_objects(NAMESPACE, UNLIMITED):
                 kube.apply_manifest(manifest)
             scene = Scene(kube, gh, seed_demo(gh))
             key = workdir / "app.pem"

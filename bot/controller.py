@@ -31,14 +31,17 @@ from bot.core.reconcile import (
     DeleteJob,
     EnsureChildren,
     Observed,
+    Plan,
     RequeueAfter,
     UpdateStatus,
+    job_essentials,
     orphan_slot,
     reconcile,
+    run_essentials,
     slot,
 )
 from bot.core.resources import FINISHED_PHASES, GROUP, PLURALS, VERSION, RunKind
-from bot.core.schedule import Admission, Limits, Slot, admit
+from bot.core.schedule import Admission, Limits, Occupancy
 from bot.core.taskconfig import TaskConfig
 from bot.errors import KubernetesUnavailable
 from bot.health import ControllerMetrics, health_app
@@ -53,7 +56,6 @@ RunListener = Callable[[dict[str, Any]], Awaitable[None]]
 RUN_KINDS: tuple[RunKind, ...] = ("DocsRun", "CodeRun")
 WATCH_TIMEOUT_SECONDS = 240
 WATCH_RETRY_SECONDS = 1.0
-MANAGED_JOBS = "app.kubernetes.io/managed-by=orchestrator-bot"
 
 
 def default_identity() -> str:
@@ -97,6 +99,11 @@ class Controller:
         self.leading = asyncio.Event()
         self.runs_seen: dict[str, dict[str, Any]] = {}
         """Every run as the watch last delivered it (for the scheduler's view of the namespace)."""
+        self.jobs_seen: dict[str, dict[str, Any]] = {}
+        """Every Job as the watch last delivered it, and those this process just created."""
+        self.jobs_listed = asyncio.Event()
+        self.occupancy = Occupancy()
+        """The scheduler's index of runs_seen and jobs_seen (bot.core.schedule)."""
         self.start_lock = asyncio.Lock()
         self.health_details: dict[str, Callable[[], Any]] = {}
         """More parts of `/readyz` (the run store's writer)."""
@@ -196,6 +203,8 @@ class Controller:
 
     async def run(self) -> None:
         """Watch, resync and work until cancelled."""
+        # A view of Jobs from an earlier term as leader is stale: decide nothing until listed anew.
+        self.jobs_listed.clear()
         async with asyncio.TaskGroup() as group:
             for kind in RUN_KINDS:
                 group.create_task(self._watch_runs(kind))
@@ -220,6 +229,7 @@ class Controller:
                     n for n, r in self.runs_seen.items() if r.get("kind") == kind and n not in names
                 ]:
                     del self.runs_seen[gone]
+                    self._index(gone)
                 for run in listed:
                     await self._on_run(kind, run)
                 version = listing["metadata"]["resourceVersion"]
@@ -236,10 +246,16 @@ class Controller:
     async def _watch_jobs(self) -> None:
         while True:
             try:
-                with kubernetes_failures("listing Jobs"):
-                    listing = await self.kube.batch.list_namespaced_job(self.options.namespace)
-                for job in listing.items:
-                    self._on_job(self.kube.api.sanitize_for_serialization(job))
+                # Under the start lock: no Job is created between the list and replacing the view.
+                async with self.start_lock:
+                    with kubernetes_failures("listing Jobs"):
+                        listing = await self.kube.batch.list_namespaced_job(self.options.namespace)
+                    listed = [self.kube.api.sanitize_for_serialization(job) for job in listing.items]
+                    self.jobs_seen = {job["metadata"]["name"]: job_essentials(job) for job in listed}
+                    self._reindex()
+                self.jobs_listed.set()
+                for job in listed:
+                    self._on_job(job)
                 await self._follow(
                     self.kube.batch.list_namespaced_job,
                     (self.options.namespace,),
@@ -278,10 +294,12 @@ class Controller:
             await self._on_run(kind, event["raw_object"])
         elif event["type"] == "DELETED":
             self.runs_seen.pop(event["raw_object"]["metadata"]["name"], None)
+            self._index(event["raw_object"]["metadata"]["name"])
             await self._notify(event["raw_object"])
 
     async def _on_run(self, kind: RunKind, run: dict[str, Any]) -> None:
-        self.runs_seen[run["metadata"]["name"]] = {**run, "kind": kind}
+        self.runs_seen[run["metadata"]["name"]] = run_essentials({**run, "kind": kind})
+        self._index(run["metadata"]["name"])
         self.queue.add((kind, run["metadata"]["name"]))
         await self._notify(run)
 
@@ -293,7 +311,13 @@ class Controller:
                 log.exception("run listener failed for %s", run["metadata"].get("name"))
 
     def _on_job_event(self, event: dict[str, Any]) -> None:
-        self._on_job(event["raw_object"])
+        job = event["raw_object"]
+        if event["type"] == "DELETED":
+            self.jobs_seen.pop(job["metadata"]["name"], None)
+        else:
+            self.jobs_seen[job["metadata"]["name"]] = job_essentials(job)
+        self._index(job["metadata"]["name"])
+        self._on_job(job)
 
     def _on_job(self, job: dict[str, Any]) -> None:
         for owner in (job.get("metadata") or {}).get("ownerReferences") or []:
@@ -306,7 +330,10 @@ class Controller:
         while True:
             await asyncio.sleep(self.options.resync_seconds)
             try:
+                scope = self.config.workspace.scope
                 self.config = await self.kube.read_task_config(self.options.namespace)
+                if self.config.workspace.scope != scope:
+                    self._reindex()  # every CodeRun's workspace is named anew
             except KubernetesUnavailable as exc:
                 log.error("keeping the last good task-controller-config: %s", exc)
             for kind in RUN_KINDS:
@@ -348,35 +375,48 @@ class Controller:
         )
         message = await self.kube.termination_message(namespace, name) if finished_job else None
         if job is not None:
-            await self._carry_out(kind, run, job, message, None)
+            await self._carry_out(kind, run, self._plan(run, job, message, None))
             return
-        # Deciding to start a Job and creating it happen under one lock, so that no other run's
-        # decision sees the workspace free in between (bot.core.schedule).
+        # What a start needs besides its Job is made first, outside the lock (idempotent; a run that
+        # turns out to wait keeps them). Deciding to start and creating the Job happen under one lock,
+        # so that no other run's decision sees the workspace free in between (bot.core.schedule).
+        admission = await self._admission(run)
+        prepared = admission is None or admission.start
+        if prepared:
+            failure = await self._ensure_children(run, job=False)
+            if failure is not None:
+                await self.kube.patch_run_status(kind, namespace, name, failure)
+                return
         async with self.start_lock:
-            await self._carry_out(kind, run, job, message, await self._admission(run))
+            plan = self._plan(run, job, message, await self._admission(run))
+            if EnsureChildren() in plan.actions:
+                failure = await self._ensure_children(run, render_files=not prepared)
+                if failure is not None:
+                    await self.kube.patch_run_status(kind, namespace, name, failure)
+                    return
+        await self._carry_out(kind, run, plan)
 
-    async def _carry_out(
+    def _plan(
         self,
-        kind: RunKind,
         run: dict[str, Any],
         job: dict[str, Any] | None,
         message: str | None,
         admission: Admission | None,
-    ) -> None:
-        namespace, name = self.options.namespace, run["metadata"]["name"]
-        plan = reconcile(
+    ) -> Plan:
+        return reconcile(
             Observed(run, job, message, datetime.now(UTC), admission),
             self.config.cleanup,
             self.config.job.active_deadline_seconds,
             self.config.scheduling.max_queue_seconds,
         )
+
+    async def _carry_out(self, kind: RunKind, run: dict[str, Any], plan: Plan) -> None:
+        """The plan's actions but creating children (done where the start lock is held)."""
+        namespace, name = self.options.namespace, run["metadata"]["name"]
         for action in sorted(plan.actions, key=lambda a: isinstance(a, UpdateStatus)):
             if isinstance(action, EnsureChildren):
-                failure = await self._ensure_children(run)
-                if failure is not None:
-                    await self.kube.patch_run_status(kind, namespace, name, failure)
-                    return
-            elif isinstance(action, DeleteJob):
+                continue
+            if isinstance(action, DeleteJob):
                 if await self.kube.delete_job(namespace, action.name):
                     log.info("deleted Job %s: %s", action.name, action.why, extra={"run": name})
             elif isinstance(action, RequeueAfter):
@@ -389,28 +429,39 @@ class Controller:
                 if action.status.get("phase") in FINISHED_PHASES:
                     await self._wake_the_queue()
 
-    async def _slots(self, current: dict[str, Any]) -> list[Slot]:
-        """Every run of the namespace as the scheduler sees it. The Jobs are listed now (a Job is
-        what holds a workspace, so that list must be exact); the runs come from the watch, with the
-        run being reconciled as just read."""
-        jobs_by_name = {
-            job["metadata"]["name"]: job
-            for job in await self.kube.list_jobs(self.options.namespace, MANAGED_JOBS)
-        }
-        runs = {**self.runs_seen, current["metadata"]["name"]: current}
-        scope = self.config.workspace.scope
-        slots = [slot(run, jobs_by_name.get(name), scope) for name, run in runs.items()]
-        orphans = (orphan_slot(job) for name, job in jobs_by_name.items() if name not in runs)
-        return slots + [orphan for orphan in orphans if orphan is not None]
+    def _index(self, name: str) -> None:
+        """Bring the scheduler's slot of `name` up to date with the run and Job last seen. A Job is
+        what holds a workspace, so that view must never miss one: nothing is decided before the
+        first complete list of Jobs, every Job this process creates is added at once (under the start
+        lock), and the watch only ever finishes or removes one later than it happened — which makes a
+        workspace look busy a little longer, never free."""
+        run, job = self.runs_seen.get(name), self.jobs_seen.get(name)
+        seen = slot(run, job, self.config.workspace.scope) if run is not None else None
+        if seen is None and job is not None:
+            seen = orphan_slot(job)  # its run is gone; an unfinished Job still holds the workspace
+        if seen is None:
+            self.occupancy.remove(name)
+        else:
+            self.occupancy.put(seen)
+
+    def _reindex(self) -> None:
+        self.occupancy = Occupancy()
+        for name in {*self.runs_seen, *self.jobs_seen}:
+            self._index(name)
 
     async def _admission(self, run: dict[str, Any]) -> Admission | None:
-        """Whether a run without a Job may start one now (None: it is not waiting to start)."""
-        slots = await self._slots(run)
+        """Whether a run without a Job may start one now (None: it is not waiting to start). The run
+        as just read counts, not the copy the watch delivered last."""
+        await self.jobs_listed.wait()
         name = run["metadata"]["name"]
-        if not any(s.name == name and s.state == "waiting" for s in slots):
+        current = slot(run, self.jobs_seen.get(name), self.config.workspace.scope)
+        self.occupancy.put(current)
+        if current.state != "waiting":
             return None
         scheduling = self.config.scheduling
-        return admit(name, slots, Limits(scheduling.max_active_runs, scheduling.max_active_runs_per_user))
+        return self.occupancy.admit(
+            name, Limits(scheduling.max_active_runs, scheduling.max_active_runs_per_user)
+        )
 
     async def _wake_the_queue(self) -> None:
         """A run ended: the runs queued behind it are looked at now, not at their next recheck."""
@@ -418,21 +469,30 @@ class Controller:
             if (queued.get("status") or {}).get("phase") == "Queued":
                 self.queue.add((queued["kind"], name))
 
-    async def _ensure_children(self, run: dict[str, Any]) -> dict[str, Any] | None:
-        """Create ConfigMap, PVC (code) and Job if absent; a status that fails the run if the run
-        cannot be rendered (a bad template or config is not retried forever)."""
+    async def _ensure_children(
+        self, run: dict[str, Any], job: bool = True, render_files: bool = True
+    ) -> dict[str, Any] | None:
+        """Create ConfigMap and PVC (code) (unless `render_files` is false: they were just made) and
+        (`job`) the Job, each if absent; a status that fails the run if the run cannot be rendered (a
+        bad template or config is not retried forever)."""
         try:
-            context = render.build_context(run, self.config)
-            files = render.render_files(run["kind"], self.templates, context, self.template_environment)
-            children = [jobs.configmap_manifest(run, files)]
-            if run["kind"] == "CodeRun":
-                children.append(jobs.pvc_manifest(run, self.config))
-            children.append(jobs.job_manifest(run, self.config))
+            children = []
+            if render_files:
+                context = render.build_context(run, self.config)
+                files = render.render_files(run["kind"], self.templates, context, self.template_environment)
+                children.append(jobs.configmap_manifest(run, files))
+                if run["kind"] == "CodeRun":
+                    children.append(jobs.pvc_manifest(run, self.config))
+            if job:
+                children.append(jobs.job_manifest(run, self.config))
         except render.RenderError as exc:
             log.error("cannot render run %s: %s", run["metadata"]["name"], exc)
             now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             return {"phase": "Failed", "message": f"The run could not be rendered: {exc}", "lastUpdate": now}
         for child in children:
+            if child["kind"] == "Job":
+                self.jobs_seen.setdefault(child["metadata"]["name"], job_essentials(child))
+                self._index(child["metadata"]["name"])
             if await self.kube.create_if_absent(child):
                 log.info(
                     "created %s %s",

@@ -12,15 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import ValidationError
-
 from bot.core.markdown import code_span
 from bot.core.origin import from_annotations
 from bot.core.repositories import pull_request_number
-from bot.core.resources import FINISHED_PHASES, CodeRunSpec, Phase
+from bot.core.resources import FINISHED_PHASES, Phase
 from bot.core.schedule import Admission, Slot, SlotState
 from bot.core.taskconfig import CleanupConfig, WorkspaceScope
-from bot.core.workspace import workspace
+from bot.core.workspace import workspace_of
 
 CANCEL_ANNOTATION = "orchestrator.platform/cancel-requested-by"
 MAX_CONDITIONS = 10
@@ -227,13 +225,54 @@ def slot(run: dict[str, Any], job: dict[str, Any] | None, scope: WorkspaceScope)
         state = "waiting"
     spec = run.get("spec") or {}
     place = None
-    if run.get("kind") == "CodeRun":
-        try:
-            place = workspace(CodeRunSpec.model_validate(spec), scope).claim_name
-        except ValidationError:
-            place = None  # not a run that can start; reconcile reports why
+    parts = (spec.get("repositoryUrl"), spec.get("service"), spec.get("githubUser"))
+    if run.get("kind") == "CodeRun" and all(isinstance(part, str) for part in parts):
+        place = workspace_of(str(parts[0]), str(parts[1]), str(parts[2]), scope).claim_name
     created = str(metadata.get("creationTimestamp") or "")
     return Slot(metadata["name"], created, str(spec.get("githubUser", "")).lower(), place, state)
+
+
+def run_essentials(run: dict[str, Any]) -> dict[str, Any]:
+    """What the controller keeps of a run between watch events: only what `slot` and the queue read
+    (a namespace holds thousands of runs; their prompts and progress stay in the API server)."""
+    metadata = run.get("metadata") or {}
+    kept = {
+        key: metadata[key] for key in ("name", "creationTimestamp", "deletionTimestamp") if key in metadata
+    }
+    annotations = metadata.get("annotations") or {}
+    if CANCEL_ANNOTATION in annotations:
+        kept["annotations"] = {CANCEL_ANNOTATION: annotations[CANCEL_ANNOTATION]}
+    spec, status = run.get("spec") or {}, run.get("status") or {}
+    return {
+        "kind": run.get("kind"),
+        "metadata": kept,
+        "spec": {key: spec[key] for key in ("repositoryUrl", "service", "githubUser") if key in spec},
+        "status": {key: status[key] for key in ("phase", "jobName") if key in status},
+    }
+
+
+def job_essentials(job: dict[str, Any]) -> dict[str, Any]:
+    """What the controller keeps of a Job between watch events: what `job_state`, `orphan_slot` and
+    finding its run read (not its Pod template)."""
+    metadata = job.get("metadata") or {}
+    kept = {key: metadata[key] for key in ("name", "creationTimestamp", "ownerReferences") if key in metadata}
+    user = (metadata.get("labels") or {}).get("github-user")
+    if user is not None:
+        kept["labels"] = {"github-user": user}
+    volumes = (((job.get("spec") or {}).get("template") or {}).get("spec") or {}).get("volumes") or []
+    claims = [
+        {"persistentVolumeClaim": v["persistentVolumeClaim"]}
+        for v in volumes
+        if v.get("persistentVolumeClaim")
+    ]
+    status = job.get("status") or {}
+    return {
+        "metadata": kept,
+        "spec": {"template": {"spec": {"volumes": claims}}},
+        "status": {
+            key: status[key] for key in ("conditions", "failed", "succeeded", "active") if key in status
+        },
+    }
 
 
 def orphan_slot(job: dict[str, Any]) -> Slot | None:

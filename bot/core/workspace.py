@@ -9,6 +9,7 @@ name is a stable hash of the key; its labels and annotations carry the parts for
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 
@@ -62,8 +63,15 @@ def repository_identity(url: str) -> str:
 
 
 def workspace(spec: CodeRunSpec, scope: WorkspaceScope) -> Workspace:
-    repository = repository_identity(spec.repository_url)
-    user = spec.github_user.lower() if scope == "user" else None
-    key = "|".join(part for part in (repository, spec.service, user) if part is not None)
+    return workspace_of(spec.repository_url, spec.service, spec.github_user, scope)
+
+
+@functools.lru_cache(maxsize=4096)
+def workspace_of(repository_url: str, service: str, github_user: str, scope: WorkspaceScope) -> Workspace:
+    """The workspace of a run's repository, service and user (cached: the scheduler asks for every
+    run of the namespace each time it admits one)."""
+    repository = repository_identity(repository_url)
+    user = github_user.lower() if scope == "user" else None
+    key = "|".join(part for part in (repository, service, user) if part is not None)
     digest = hashlib.sha256(key.encode()).hexdigest()[:_HASH_LENGTH]
-    return Workspace(key, digest, spec.service, repository, user, scope)
+    return Workspace(key, digest, service, repository, user, scope)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from bot.core.jobs import job_manifest, pvc_name
 from bot.core.reconcile import (
     CANCEL_ANNOTATION,
     AgentResult,
@@ -18,12 +19,17 @@ from bot.core.reconcile import (
     RequeueAfter,
     UpdateStatus,
     agent_result,
+    job_essentials,
     job_state,
+    orphan_slot,
     reconcile,
+    run_essentials,
     slot,
 )
 from bot.core.schedule import Admission
-from bot.core.taskconfig import CleanupConfig
+from bot.core.taskconfig import CleanupConfig, TaskConfig
+
+from .test_render import code_run as render_code_run
 
 REPOSITORY_HTML_URL = "orchestrator.platform/repository-html-url"
 NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
@@ -451,6 +457,9 @@ def test_how_the_scheduler_sees_a_run(
     run["metadata"]["creationTimestamp"] = "2026-12-03T10:00:00Z"
     seen = slot(run, observed_job, "user")
     assert seen.state == state
+    # What the controller keeps of the two between watch events is enough to see the same.
+    kept_job = job_essentials(observed_job) if observed_job is not None else None
+    assert slot(run_essentials(run), kept_job, "user") == seen
     assert (seen.user, seen.created) == ("alice", "2026-12-03T10:00:00Z")
     assert seen.workspace is not None and seen.workspace.startswith("workspace-trader-")
 
@@ -462,3 +471,21 @@ def test_a_docs_run_holds_no_workspace() -> None:
         "spec": {"githubUser": "a"},
     }
     assert slot(run, None, "user").workspace is None
+
+
+def test_an_orphaned_job_holds_its_workspace_until_it_is_over(task_config: TaskConfig) -> None:
+    """A run deleted before its Job: the Job alone (as kept by the controller) still holds the
+    workspace and counts for its user."""
+    run = render_code_run()
+    made = job_manifest(run, task_config)
+    made["metadata"]["creationTimestamp"] = "2026-12-03T10:00:00Z"
+    kept = job_essentials({**made, "status": {"active": 1}})
+    assert len(json.dumps(kept)) < len(json.dumps(made)) / 4
+    assert kept["metadata"]["ownerReferences"] == made["metadata"]["ownerReferences"]
+    held = orphan_slot(kept)
+    assert held == orphan_slot({**made, "status": {"active": 1}})
+    assert held is not None and held.state == "active"
+    assert held.workspace == pvc_name(run, task_config)
+    assert (held.name, held.user, held.created) == (made["metadata"]["name"], "alice", "2026-12-03T10:00:00Z")
+    assert orphan_slot(job_essentials({**made, "status": {"succeeded": 1}})) is None
+    assert orphan_slot(job_essentials({**made, "status": {"conditions": [condition("Failed")]}})) is None

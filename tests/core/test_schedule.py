@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.core.schedule import Admission, Limits, Slot, admit
+from bot.core.schedule import Admission, Limits, Occupancy, Slot, admit
 
 
 def slot(
@@ -177,3 +177,82 @@ def test_admitting_everyone_it_allows_never_breaks_a_rule(
         if not starting:  # everything waits on an active run: finish the earliest one
             first = min(active, key=lambda s: s.order)
             slots = [replace(s, state="finished") if s is first else s for s in slots]
+
+
+def reference_admit(name: str, slots: list[Slot], limits: Limits) -> Admission:
+    """The rule written plainly, over every slot at once: what the index must agree with."""
+    active = sorted((s for s in slots if s.state == "active"), key=lambda s: s.order)
+    total, per_user = len(active), Counter(s.user for s in active)
+    busy = {s.workspace: s.name for s in active if s.workspace is not None}
+    blocked: list[tuple[str, tuple[str, str | None]]] = []
+    for s in sorted((s for s in slots if s.state == "waiting"), key=lambda s: s.order):
+        if s.workspace is not None and s.workspace in busy:
+            why: tuple[str, str | None] = ("workspace", busy[s.workspace])
+        elif limits.max_active_runs and total >= limits.max_active_runs:
+            why = ("maxActiveRuns", active[0].name if active else None)
+        elif limits.max_active_runs_per_user and per_user[s.user] >= limits.max_active_runs_per_user:
+            why = ("maxActiveRunsPerUser", next((a.name for a in active if a.user == s.user), None))
+        else:
+            if s.name == name:
+                return Admission(True)
+            total, per_user[s.user] = total + 1, per_user[s.user] + 1
+            if s.workspace is not None:
+                busy[s.workspace] = s.name
+            continue
+        blocked.append((s.name, why))
+        if s.name == name:
+            return Admission(False, why[0], why[1], [w for _, w in blocked].count(why))  # type: ignore[arg-type]
+    raise ValueError(f"{name} is not a waiting run")
+
+
+ANY_SLOTS = st.lists(
+    st.builds(
+        slot,
+        name=st.text("abcdef", min_size=1, max_size=3),
+        minute=st.integers(0, 5),
+        state=st.sampled_from(["waiting", "active", "finished"]),
+        workspace=st.sampled_from(["x", "y", None]),
+        user=st.sampled_from(["alice", "bob"]),
+    ),
+    max_size=12,
+    unique_by=lambda s: s.name,
+)
+
+
+@given(ANY_SLOTS, st.integers(0, 3), st.integers(0, 2))
+def test_the_index_admits_as_the_plain_rule_does(slots: list[Slot], total: int, per_user: int) -> None:
+    limits = Limits(total, per_user)
+    for waiting in (s for s in slots if s.state == "waiting"):
+        assert admit(waiting.name, slots, limits) == reference_admit(waiting.name, slots, limits)
+
+
+@given(
+    ANY_SLOTS,
+    st.lists(st.tuples(st.integers(0, 11), st.sampled_from(["waiting", "active", "finished", "gone"]))),
+)
+def test_an_index_kept_up_to_date_equals_one_built_afresh(
+    slots: list[Slot], changes: list[tuple[int, str]]
+) -> None:
+    """Runs change state and disappear in any order (as watch events arrive): the index kept up to
+    date slot by slot decides as one built from the final state does, and keeps nothing of the gone."""
+    kept = Occupancy(slots)
+    now = {s.name: s for s in slots}
+    for index, state in changes:
+        if not slots:
+            break
+        changed = slots[index % len(slots)]
+        if state == "gone":
+            kept.remove(changed.name)
+            now.pop(changed.name, None)
+        else:
+            now[changed.name] = replace(changed, state=state)  # type: ignore[arg-type]
+            kept.put(now[changed.name])
+    afresh = Occupancy(now.values())
+    assert len(kept) == len(afresh) == len(now)
+    for name, current in now.items():
+        assert kept.get(name) == current
+        if current.state == "waiting":
+            assert kept.admit(name, Limits(1, 1)) == afresh.admit(name, Limits(1, 1))
+            assert kept.admit(name, Limits()) == afresh.admit(name, Limits())
+    assert kept._active_by_user.keys() == afresh._active_by_user.keys()
+    assert kept._active_on.keys() == afresh._active_on.keys()

@@ -148,7 +148,7 @@ async def test_one_agent_per_workspace_in_creation_order_and_a_queued_run_can_be
             for comment in stack.gh.comments(stack.scene.repo, 5):
                 if (
                     f"orchestrator-run: orchestrator/{third}" in comment["body"]
-                    and "is **queued**" in comment["body"]
+                    and "in line" in comment["body"]
                 ):
                     return comment
             return None
