@@ -246,25 +246,31 @@ class Controller:
     async def _watch_jobs(self) -> None:
         while True:
             try:
-                # Under the start lock: no Job is created between the list and replacing the view.
                 async with self.start_lock:
-                    with kubernetes_failures("listing Jobs"):
-                        listing = await self.kube.batch.list_namespaced_job(self.options.namespace)
-                    listed = [self.kube.api.sanitize_for_serialization(job) for job in listing.items]
-                    self.jobs_seen = {job["metadata"]["name"]: job_essentials(job) for job in listed}
-                    self._reindex()
-                self.jobs_listed.set()
+                    listed, version = await self._list_jobs()
                 for job in listed:
                     self._on_job(job)
                 await self._follow(
                     self.kube.batch.list_namespaced_job,
                     (self.options.namespace,),
-                    listing.metadata.resource_version,
+                    version,
                     self._on_job_event,
                 )
             except (KubernetesUnavailable, ApiException, OSError) as exc:
                 log.warning("watch of Jobs interrupted: %s; listing again", exc)
                 await asyncio.sleep(WATCH_RETRY_SECONDS)
+
+    async def _list_jobs(self) -> tuple[list[dict[str, Any]], str]:
+        """Replace the view of Jobs with a complete list (and its resourceVersion, to watch from).
+        Called with the start lock held: no Job is created between the list and the new view."""
+        assert self.start_lock.locked()
+        with kubernetes_failures("listing Jobs"):
+            listing = await self.kube.batch.list_namespaced_job(self.options.namespace)
+        listed = [self.kube.api.sanitize_for_serialization(job) for job in listing.items]
+        self.jobs_seen = {job["metadata"]["name"]: job_essentials(job) for job in listed}
+        self._reindex()
+        self.jobs_listed.set()
+        return listed, listing.metadata.resource_version
 
     async def _follow(
         self,
@@ -380,6 +386,10 @@ class Controller:
         # What a start needs besides its Job is made first, outside the lock (idempotent; a run that
         # turns out to wait keeps them). Deciding to start and creating the Job happen under one lock,
         # so that no other run's decision sees the workspace free in between (bot.core.schedule).
+        if not self.jobs_listed.is_set():  # no watch has listed them yet (this term, or at all)
+            async with self.start_lock:
+                if not self.jobs_listed.is_set():
+                    await self._list_jobs()
         admission = await self._admission(run)
         prepared = admission is None or admission.start
         if prepared:
@@ -388,6 +398,8 @@ class Controller:
                 await self.kube.patch_run_status(kind, namespace, name, failure)
                 return
         async with self.start_lock:
+            if not self.jobs_listed.is_set():  # a new term began meanwhile
+                await self._list_jobs()
             plan = self._plan(run, job, message, await self._admission(run))
             if EnsureChildren() in plan.actions:
                 failure = await self._ensure_children(run, render_files=not prepared)
@@ -452,7 +464,6 @@ class Controller:
     async def _admission(self, run: dict[str, Any]) -> Admission | None:
         """Whether a run without a Job may start one now (None: it is not waiting to start). The run
         as just read counts, not the copy the watch delivered last."""
-        await self.jobs_listed.wait()
         name = run["metadata"]["name"]
         current = slot(run, self.jobs_seen.get(name), self.config.workspace.scope)
         self.occupancy.put(current)
