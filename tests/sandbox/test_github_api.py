@@ -385,6 +385,7 @@ async def test_every_served_operation_answers_inside_its_described_schema(
     await api.patch(f"{TRADER}/check-runs/{run['id']}", data={"status": "in_progress"}, oauth_token=token)
     await api.getitem(f"{TRADER}/check-runs/{run['id']}", oauth_token=token)
     await api.getitem(f"{TRADER}/commits/{sha}/check-runs", oauth_token=token)
+    await api.getitem("/user", oauth_token=gh.oauth.token_for("alice"))  # a person's token (the run page)
     answered = {call.operation_id for call in gh.calls if call.status < 300}
     # The delivery log's detail and redelivery answers are checked in test_github_deliveries.py.
     assert answered == SERVED_OPERATIONS - {"apps/get-webhook-delivery", "apps/redeliver-webhook-delivery"}
