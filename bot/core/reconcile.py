@@ -16,6 +16,7 @@ from bot.core.markdown import code_span
 from bot.core.origin import from_annotations
 from bot.core.repositories import pull_request_number
 from bot.core.resources import FINISHED_PHASES, Phase
+from bot.core.runs import MANAGED_BY
 from bot.core.schedule import Admission, Slot, SlotState
 from bot.core.taskconfig import CleanupConfig, WorkspaceScope
 from bot.core.workspace import workspace_of
@@ -256,9 +257,8 @@ def job_essentials(job: dict[str, Any]) -> dict[str, Any]:
     finding its run read (not its Pod template)."""
     metadata = job.get("metadata") or {}
     kept = {key: metadata[key] for key in ("name", "creationTimestamp", "ownerReferences") if key in metadata}
-    user = (metadata.get("labels") or {}).get("github-user")
-    if user is not None:
-        kept["labels"] = {"github-user": user}
+    labels = metadata.get("labels") or {}
+    kept["labels"] = {key: labels[key] for key in ("github-user", *MANAGED_BY) if key in labels}
     volumes = (((job.get("spec") or {}).get("template") or {}).get("spec") or {}).get("volumes") or []
     claims = [
         {"persistentVolumeClaim": v["persistentVolumeClaim"]}
@@ -277,13 +277,15 @@ def job_essentials(job: dict[str, Any]) -> dict[str, Any]:
 
 def orphan_slot(job: dict[str, Any]) -> Slot | None:
     """An unfinished Job whose run is gone (deleted, its Job not yet collected) still holds its
-    workspace until its Pod is gone."""
+    workspace until its Pod is gone. Another program's Job in the namespace holds nothing."""
+    metadata = job.get("metadata") or {}
+    labels = metadata.get("labels") or {}
+    if any(labels.get(key) != value for key, value in MANAGED_BY.items()):
+        return None
     if job_state(job)[0] in ("succeeded", "failed"):
         return None
-    metadata = job.get("metadata") or {}
     volumes = (((job.get("spec") or {}).get("template") or {}).get("spec") or {}).get("volumes") or []
     claims = [v["persistentVolumeClaim"].get("claimName") for v in volumes if v.get("persistentVolumeClaim")]
-    labels = metadata.get("labels") or {}
     created = str(metadata.get("creationTimestamp") or "")
     return Slot(
         str(metadata.get("name")),

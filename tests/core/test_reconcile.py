@@ -475,7 +475,7 @@ def test_a_docs_run_holds_no_workspace() -> None:
 
 def test_an_orphaned_job_holds_its_workspace_until_it_is_over(task_config: TaskConfig) -> None:
     """A run deleted before its Job: the Job alone (as kept by the controller) still holds the
-    workspace and counts for its user."""
+    workspace and counts for its user; another program's Job in the namespace counts for nothing."""
     run = render_code_run()
     made = job_manifest(run, task_config)
     made["metadata"]["creationTimestamp"] = "2026-12-03T10:00:00Z"
@@ -488,4 +488,6 @@ def test_an_orphaned_job_holds_its_workspace_until_it_is_over(task_config: TaskC
     assert held.workspace == pvc_name(run, task_config)
     assert (held.name, held.user, held.created) == (made["metadata"]["name"], "alice", "2026-12-03T10:00:00Z")
     assert orphan_slot(job_essentials({**made, "status": {"succeeded": 1}})) is None
+    foreign = {**made, "metadata": {**made["metadata"], "labels": {"app": "nightly-backup"}}}
+    assert orphan_slot(job_essentials({**foreign, "status": {"active": 1}})) is None
     assert orphan_slot(job_essentials({**made, "status": {"conditions": [condition("Failed")]}})) is None
