@@ -73,6 +73,7 @@ class RunRecord:
     finished_at: float | None = None
     issue_number: int | None = None
     retry_of: str | None = None
+    """The run before this one in its chain: the run it retries, or the run it continues."""
     header: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -155,7 +156,7 @@ def run_record(run: Mapping[str, Any], now: float, secrets: Secrets = NO_SECRETS
         updated_at=now,
         finished_at=finished,
         issue_number=view.issue_number or None,
-        retry_of=view.retry_of,
+        retry_of=view.retry_of or view.continues,
         header=redact_value(header, secrets),
     )
 

@@ -175,3 +175,11 @@ def test_a_phase_row_is_keyed_by_the_phase() -> None:
     )
     assert REDACTED in record.data["message"]
     assert phase_record({**RUN, "status": {}}, now=5.0) is None
+
+
+def test_a_continuation_is_chained_to_the_run_it_continues() -> None:
+    """`/code --continue` and a review make a run that continues another: the page links the two."""
+    annotations = {**RUN["metadata"]["annotations"], "orchestrator.platform/continues": "code-5-trader-999"}  # type: ignore[index]
+    del annotations["orchestrator.platform/retry-of"]
+    continued = {**RUN, "metadata": {**RUN["metadata"], "annotations": annotations}}  # type: ignore[dict-item]
+    assert run_record(continued, now=5.0).retry_of == "code-5-trader-999"
