@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.core.schedule import Admission, Limits, Occupancy, Slot, admit
+from bot.core.schedule import Admission, Blocker, Limits, Occupancy, Slot, admit
 
 
 def slot(
@@ -184,10 +184,10 @@ def reference_admit(name: str, slots: list[Slot], limits: Limits) -> Admission:
     active = sorted((s for s in slots if s.state == "active"), key=lambda s: s.order)
     total, per_user = len(active), Counter(s.user for s in active)
     busy = {s.workspace: s.name for s in active if s.workspace is not None}
-    blocked: list[tuple[str, tuple[str, str | None]]] = []
+    blocked: list[tuple[str, tuple[Blocker, str | None]]] = []
     for s in sorted((s for s in slots if s.state == "waiting"), key=lambda s: s.order):
         if s.workspace is not None and s.workspace in busy:
-            why: tuple[str, str | None] = ("workspace", busy[s.workspace])
+            why: tuple[Blocker, str | None] = ("workspace", busy[s.workspace])
         elif limits.max_active_runs and total >= limits.max_active_runs:
             why = ("maxActiveRuns", active[0].name if active else None)
         elif limits.max_active_runs_per_user and per_user[s.user] >= limits.max_active_runs_per_user:
@@ -201,7 +201,7 @@ def reference_admit(name: str, slots: list[Slot], limits: Limits) -> Admission:
             continue
         blocked.append((s.name, why))
         if s.name == name:
-            return Admission(False, why[0], why[1], [w for _, w in blocked].count(why))  # type: ignore[arg-type]
+            return Admission(False, why[0], why[1], [w for _, w in blocked].count(why))
     raise ValueError(f"{name} is not a waiting run")
 
 

@@ -122,7 +122,7 @@ def test_timestamps(value: Any, expected: float | None) -> None:
     assert timestamp(value) == expected
 
 
-RUN = {
+RUN: dict[str, Any] = {
     "kind": "CodeRun",
     "metadata": {
         "name": "code-5-trader-abc",
@@ -179,7 +179,7 @@ def test_a_phase_row_is_keyed_by_the_phase() -> None:
 
 def test_a_continuation_is_chained_to_the_run_it_continues() -> None:
     """`/code --continue` and a review make a run that continues another: the page links the two."""
-    annotations = {**RUN["metadata"]["annotations"], "orchestrator.platform/continues": "code-5-trader-999"}  # type: ignore[index]
+    annotations = {**RUN["metadata"]["annotations"], "orchestrator.platform/continues": "code-5-trader-999"}
     del annotations["orchestrator.platform/retry-of"]
-    continued = {**RUN, "metadata": {**RUN["metadata"], "annotations": annotations}}  # type: ignore[dict-item]
+    continued = {**RUN, "metadata": {**RUN["metadata"], "annotations": annotations}}
     assert run_record(continued, now=5.0).retry_of == "code-5-trader-999"
