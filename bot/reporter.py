@@ -94,6 +94,9 @@ class Reporter:
         self.page_base: str | None = None
         """The bot's public URL when the run page is served: the check run's Details button and the
         tracking comment link to `{page_base}/runs/{namespace}/{name}`."""
+        self.waiting_on: dict[str, set[RunKey]] = {}
+        """Queued runs whose comment names a run whose tracking comment was not posted yet: reported
+        again once it is, to link it (a restart reports every run anyway)."""
 
     async def on_run(self, run: dict[str, Any]) -> None:
         """Run listener for the controller's watch."""
@@ -126,6 +129,13 @@ class Reporter:
         view = feedback.run_view(run)
         if self.page_base:
             view = replace(view, page_url=f"{self.page_base}/runs/{view.namespace}/{view.name}")
+        if ahead_name := view.waiting_for:
+            # Only CodeRuns have a workspace to wait for.
+            ahead = await self.kube.get_run("CodeRun", self.namespace, ahead_name)
+            url = feedback.tracking_comment_url(ahead) if ahead is not None else None
+            view = replace(view, waiting_for_comment=url)
+            if url is None:  # linked once that run's comment is posted
+                self.waiting_on.setdefault(ahead_name, set()).add((kind, name))
         annotations: dict[str, str] = run["metadata"].get("annotations") or {}
         client = await self.github.installation_client(view.installation_id)
         done: dict[str, str | None] = {}
@@ -157,6 +167,9 @@ class Reporter:
                 done.update(await self._check_run(client, run, moved, annotations, NEW_HEAD_CHECK_RUN))
         if done:
             await self.kube.patch_run(kind, self.namespace, name, {"metadata": {"annotations": done}})
+        if done.get(feedback.TRACKING_COMMENT_ID) or annotations.get(feedback.TRACKING_COMMENT_ID):
+            for waiting in self.waiting_on.pop(name, ()):
+                self.queue.add(waiting)
 
     # --- the pieces --------------------------------------------------------------------------------
 

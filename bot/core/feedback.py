@@ -86,6 +86,10 @@ class RunView:
             return "neutral"  # nothing to review: neither a green tick nor a failure
         return _CONCLUSIONS.get(self.phase or "")
 
+    waiting_for: str | None = None
+    """`status.waitingFor`: while queued for a workspace, the run using it."""
+    waiting_for_comment: str | None = None
+    """The tracking comment of `waiting_for`, when the reporter found one (`tracking_comment_url`)."""
     progress: Mapping[str, Any] | None = None
     """`status.progress`: what the agent's transcript says (written by the log follower)."""
     page_url: str | None = None
@@ -140,7 +144,31 @@ def run_view(run: dict[str, Any]) -> RunView:
             (c.get("message") for c in status.get("conditions") or [] if c.get("type") == TOOLS_REFUSED), None
         ),
         progress=status.get("progress") if isinstance(status.get("progress"), dict) else None,
+        waiting_for=status.get("waitingFor") if status.get("phase") == "Queued" else None,
     )
+
+
+def tracking_comment_url(run: dict[str, Any]) -> str | None:
+    """Where `run`'s tracking comment is on GitHub, once the reporter has posted it."""
+    annotations = run["metadata"].get("annotations") or {}
+    origin = from_annotations(annotations)
+    comment_id, repository, issue = (
+        annotations.get(TRACKING_COMMENT_ID),
+        origin.get("repository-html-url"),
+        origin.get("issue"),
+    )
+    if not (comment_id and comment_id.isdigit() and repository and issue):
+        return None
+    return f"{repository}/issues/{issue}#issuecomment-{comment_id}"
+
+
+def queued_text(view: RunView) -> str:
+    """The queued run's status message, the run it waits for linked to that run's tracking comment."""
+    message = view.message or ""
+    if view.waiting_for and view.waiting_for_comment:
+        name = code_span(view.waiting_for)
+        message = message.replace(name, f"[{name}]({view.waiting_for_comment})", 1)
+    return message
 
 
 _SPEC_KEYS = {"DocsRun": {"branch": "sourceBranch"}}
@@ -224,7 +252,7 @@ def tracking_comment(view: RunView) -> str:
     elif view.phase == "Succeeded" and view.message and (view.no_changes or view.refused_tools):
         lines += ["", f"**Result:** {view.message}"]
     elif view.phase == "Queued" and view.message:
-        lines += ["", view.message, "", "Comment `/cancel` to take it out of the queue."]
+        lines += ["", queued_text(view), "", "Comment `/cancel` to take it out of the queue."]
     elif view.phase in (None, "Pending", "Running"):
         lines += ["", "Comment `/cancel` to stop it."]
     lines += ["", tracking_marker(view)]
@@ -382,7 +410,9 @@ def check_run_text(view: RunView) -> str | None:
 
 
 def milestone(view: RunView) -> tuple[Any, ...]:
-    """What a person must see at once (the phase, the PR link, the result); a change of anything
-    else (the checklist, the activity, the log's tail) waits for the edit throttle."""
+    """What a person must see at once (the phase, the PR link, the result, the link to the run a
+    queued run waits for); a change of anything else (the checklist, the activity, the log's tail,
+    the place in line) waits for the edit throttle."""
     result = (view.progress or {}).get("result")
-    return (view.phase, view.pull_request_url, bool(result), view.message if view.finished else None)
+    finished_message = view.message if view.finished else None
+    return (view.phase, view.pull_request_url, bool(result), finished_message, view.waiting_for_comment)

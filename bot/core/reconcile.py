@@ -364,6 +364,8 @@ def reconcile(
                 user = str((run.get("spec") or {}).get("githubUser", ""))
                 message = _queued_message(observed.admission, user)
                 desired = _with_phase(desired, "Queued", message, "Waiting", observed.now)
+                blocked_by_run = observed.admission.blocker == "workspace"
+                desired["waitingFor"] = observed.admission.waiting_for if blocked_by_run else None
                 plan.actions.append(RequeueAfter(QUEUE_RECHECK_SECONDS))
         else:
             plan.actions.append(EnsureChildren())
@@ -407,6 +409,11 @@ def reconcile(
             )
         _clean_up_finished(observed, desired["phase"], cleanup, plan)
 
+    # The status is merge-patched: a null removes `waitingFor` once the run no longer waits for a run.
+    if desired.get("phase") != "Queued" and "waitingFor" in current:
+        desired["waitingFor"] = None
+    if desired.get("waitingFor", "") is None and "waitingFor" not in current:
+        del desired["waitingFor"]
     if _without_timestamps(desired) != _without_timestamps(current):
         desired["lastUpdate"] = _timestamp(observed.now)
         plan.actions.insert(0, UpdateStatus(desired))

@@ -158,6 +158,9 @@ class DocsRunStatus(CamelModel):
     branch: str | None = Field(default=None, description="Branch the agent pushed, from its result.")
     commit: str | None = Field(default=None, description="The commit the agent's work ended on.")
     session_id: str | None = Field(default=None, description="The agent's session, from its transcript.")
+    waiting_for: str | None = Field(
+        default=None, description="While Queued for a workspace: the run using it, which this one waits for."
+    )
     conditions: list[Condition] = Field(default_factory=list)
     progress: RunProgress | None = None
 

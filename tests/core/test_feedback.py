@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -126,3 +127,29 @@ def test_a_queued_run_says_what_it_waits_for_and_how_to_leave_the_queue(
     check = feedback.check_run_state(view)
     assert check["status"] == "queued"
     assert [a["identifier"] for a in check["actions"]] == ["cancel"]
+
+
+def test_the_run_a_queued_run_waits_for_links_to_that_runs_tracking_comment(
+    origin: Origin, task_config: TaskConfig
+) -> None:
+    ahead = _run("/code 5 --service trader", origin, task_config)
+    assert feedback.tracking_comment_url(ahead) is None  # not posted yet: the name stays plain
+    ahead["metadata"]["annotations"][feedback.TRACKING_COMMENT_ID] = "4711"
+    url = feedback.tracking_comment_url(ahead)
+    assert url == f"{origin.html_url}/issues/{origin.issue_number}#issuecomment-4711"
+
+    queued = _run("/code 6 --service trader", origin, task_config)
+    name = ahead["metadata"]["name"]
+    message = (
+        f"Waiting for run `{name}` to finish: one agent at a time works in a workspace (position 1 in line)."
+    )
+    queued["status"] = {"phase": "Queued", "message": message, "waitingFor": name}
+    view = replace(feedback.run_view(queued), waiting_for_comment=url)
+    html = MarkdownIt("commonmark").render(feedback.tracking_comment(view))
+    assert f'Waiting for run <a href="{url}"><code>{name}</code></a> to finish' in html
+    assert f'<a href="{url}">' in MarkdownIt("commonmark").render(
+        feedback.check_run_state(view)["output"]["summary"]
+    )
+    # Once it runs, what it waited for is no longer shown.
+    queued["status"] = {"phase": "Running", "message": "The agent is working.", "waitingFor": name}
+    assert feedback.run_view(queued).waiting_for is None

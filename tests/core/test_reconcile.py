@@ -397,10 +397,37 @@ def test_a_run_that_may_not_start_is_queued_and_says_for_what(admission: Admissi
 
 def test_an_admitted_run_leaves_the_queue_for_its_job() -> None:
     queued = apply(code_run(), queued_plan(Admission(False, "workspace", "a", 1)))
+    assert queued["status"]["waitingFor"] == "a"
     queued["metadata"]["creationTimestamp"] = NOW.isoformat()
     plan = reconcile(Observed(queued, None, None, NOW, Admission(True)), CLEANUP, 3600, 86400)
     assert EnsureChildren() in plan.actions
-    assert [c["type"] for c in status_of(plan)["conditions"]] == ["Queued", "Pending"]
+    status = status_of(plan)
+    assert [c["type"] for c in status["conditions"]] == ["Queued", "Pending"]
+    # The status is merge-patched: null removes the run it waited for.
+    assert status["waitingFor"] is None
+
+
+@pytest.mark.parametrize(
+    ("before", "admission", "after"),
+    [
+        pytest.param(None, Admission(False, "workspace", "a", 1), "a", id="queued for a run"),
+        pytest.param("a", Admission(False, "workspace", "b", 1), "b", id="another run took the workspace"),
+        pytest.param(None, Admission(False, "maxActiveRuns", "a", 1), "absent", id="a limit names no run"),
+        pytest.param("a", Admission(False, "maxActiveRuns", "a", 1), None, id="from a run to a limit"),
+    ],
+)
+def test_a_queued_run_names_the_run_it_waits_for_only_while_it_does(
+    before: str | None, admission: Admission, after: str | None
+) -> None:
+    run = code_run({"phase": "Queued", "message": "m", **({"waitingFor": before} if before else {})})
+    status = status_of(queued_plan(admission, run))
+    assert status.get("waitingFor", "absent") == after
+
+
+def test_a_queued_run_unchanged_writes_no_status() -> None:
+    for admission in (Admission(False, "workspace", "a", 1), Admission(False, "maxActiveRuns", "a", 1)):
+        queued = apply(code_run(), queued_plan(admission))
+        assert not [a for a in queued_plan(admission, queued).actions if isinstance(a, UpdateStatus)]
 
 
 def test_a_run_queued_too_long_fails_and_says_so() -> None:

@@ -153,7 +153,16 @@ async def test_one_agent_per_workspace_in_creation_order_and_a_queued_run_can_be
                     return comment
             return None
 
-        assert "position 2 in line" in (await eventually(queued_comment, what="the queued comment"))["body"]
+        shown = (await eventually(queued_comment, what="the queued comment"))["body"]
+        assert "position 2 in line" in shown
+        # The run it waits for links to that run's tracking comment, which is on the issue.
+        [ahead] = [
+            comment
+            for comment in stack.gh.comments(stack.scene.repo, 5)
+            if f"orchestrator-run: orchestrator/{first} " in comment["body"]
+        ]
+        link = ahead["html_url"]  # what GitHub calls the comment's address (on an issue: /issues/)
+        assert f"Waiting for run [`{first}`]({link}) to finish" in shown
 
         await command(stack, 5, f"/cancel {third}")
         await eventually(until(api, lambda r: phase(r[third]) == "Cancelled"), what="the third cancelled")
@@ -264,3 +273,49 @@ async def test_many_runs_at_once_with_a_restart_never_share_a_workspace_and_keep
             assert [job for job in started if job in ordered] == ordered, service
         assert Counter(runs[n]["spec"]["service"] for n in names) == dict.fromkeys(services, 10)
         assert watch.samples > 50
+
+
+async def test_a_queued_comment_links_the_run_ahead_once_that_runs_comment_exists() -> None:
+    """The queued run may be reported before the run it waits for has a tracking comment: it is
+    reported again as soon as that comment is posted, and then links it."""
+    from bot.core.feedback import TRACKING_COMMENT_ID
+    from bot.github import GitHubApp
+    from bot.kube import Kube, api_client
+    from bot.reporter import Reporter
+
+    async with running_stack(controller=False) as stack, api_client(stack.kube.kubeconfig_path) as api:
+        first = await command(stack, 5, "/code 5 --service trader")
+        second = await command(stack, 5, "/code 6 --service trader")
+        kube = Kube(api)
+        message = f"Waiting for run `{first}` to finish: one agent at a time works in a workspace (position 1 in line)."
+        await kube.patch_run_status(
+            "CodeRun", "orchestrator", second, {"phase": "Queued", "message": message, "waitingFor": first}
+        )
+        github = GitHubApp(
+            stack.session, app_id=stack.gh.app_id, private_key=stack.gh.private_key_pem, api_url=stack.gh.url
+        )
+        reporter = Reporter(github, kube, "orchestrator")
+
+        def shown(name: str) -> str:
+            [body] = [
+                c["body"]
+                for c in stack.gh.comments(stack.scene.repo, 5)
+                if f"orchestrator-run: orchestrator/{name} " in c["body"]
+            ]
+            return body
+
+        await reporter.report("CodeRun", second)
+        assert f"Waiting for run `{first}` to finish" in shown(second)  # nothing to link yet
+        assert len(reporter.queue) == 0
+
+        await reporter.report("CodeRun", first)
+        ahead = await kube.get_run("CodeRun", "orchestrator", first)
+        assert ahead is not None and ahead["metadata"]["annotations"][TRACKING_COMMENT_ID]
+        assert await asyncio.wait_for(reporter.queue.get(), 1) == ("CodeRun", second)
+        await reporter.report("CodeRun", second)
+        [link] = [
+            c["html_url"]
+            for c in stack.gh.comments(stack.scene.repo, 5)
+            if f"orchestrator-run: orchestrator/{first} " in c["body"]
+        ]
+        assert f"Waiting for run [`{first}`]({link}) to finish" in shown(second)
