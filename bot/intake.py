@@ -27,11 +27,14 @@ from bot.core.commands import (
     parse,
 )
 from bot.core.commands.cancel import CANCEL, CancelArgs
-from bot.core.commands.code import CONTINUE, ContinueArgs
+from bot.core.commands.code import CONTINUE
+from bot.core.commands.continuation import ContinueArgs
+from bot.core.commands.docs import DOCS_CONTINUE
 from bot.core.commands.plan import CreateRun, PlanContext, RequestCancel
 from bot.core.commands.retry import RETRY, RetryArgs
 from bot.core.comments import CommandLine
 from bot.core.events import (
+    Author,
     CheckRunEvent,
     Event,
     IssueCommentEvent,
@@ -196,43 +199,48 @@ class Intake:
     async def on_pull_request_review(self, event: Event[PullRequestReviewEvent]) -> Outcome | None:
         """Commands in a review's body; and, with `iterateOnReviews`, a review that requests changes on a
         pull request a run produced continues that run with the review as its prompt."""
-        review, sender = event.data.review, event.data.sender
-        if policy.is_automation(sender.login, sender.type):
-            return Outcome.skipped(f"ignored review by {sender.login}")
+        review = event.data.review
         origin = event.data.origin(event.delivery_id)
-        config = await self.task_config.get()
-        author = review.user.login if review.user is not None else ""
-        by_sender = author.lower() == sender.login.lower()
-        marker = origin.run_identity
-        parsed = parse(review.body or "", command_context(config, origin), trust_collapsed=by_sender)
+        if policy.is_automation(origin.sender, origin.sender_type):
+            return Outcome.skipped(f"ignored review by {origin.sender}")
+        config, parsed = await self._commands_in(origin, review.user, review.body or "")
         if parsed.addressed_to_us:
-            return await self._carry_out(parsed, origin, config, marker)
+            return await self._carry_out(parsed, origin, config, origin.run_identity)
         if review.state.lower() != "changes_requested" or not config.iterate_on_reviews:
             return Outcome.skipped("review without a command")
         # A fork's pull request gets the fork reply (the plan's); any other not produced by a run, none.
-        if not origin.from_fork and not await self._runs_of_pull_request(origin):
+        produced = [] if origin.from_fork else await self._runs_of_pull_request(origin)
+        if not origin.from_fork and not produced:
             return Outcome.skipped("review on a pull request no run produced")
+        latest = runs.latest(produced)
+        spec = DOCS_CONTINUE if latest is not None and latest["kind"] == "DocsRun" else CONTINUE
         comments = await self._review_comments(origin, review.id)
-        prompt = review_prompt(sender.login, review.body or "", comments)
+        prompt = review_prompt(origin.sender, review.body or "", comments)
         line = CommandLine(0, "(review: changes requested)")
-        accepted = Accepted(line, 0, CONTINUE, ContinueArgs(prompt_modification=prompt))
-        return await self._carry_out(Parsed((accepted,)), origin, config, marker)
+        accepted = Accepted(line, 0, spec, ContinueArgs(prompt_modification=prompt))
+        return await self._carry_out(Parsed((accepted,)), origin, config, origin.run_identity)
 
     async def on_pull_request_review_comment(
         self, event: Event[PullRequestReviewCommentEvent]
     ) -> Outcome | None:
         """Commands in an inline review comment work like commands in an issue comment."""
-        comment, sender = event.data.comment, event.data.sender
-        if policy.is_automation(sender.login, sender.type):
-            return Outcome.skipped(f"ignored review comment by {sender.login}")
+        comment = event.data.comment
         origin = event.data.origin(event.delivery_id)
-        config = await self.task_config.get()
-        author = comment.user.login if comment.user is not None else ""
-        by_sender = author.lower() == sender.login.lower()
-        parsed = parse(comment.body, command_context(config, origin), trust_collapsed=by_sender)
+        if policy.is_automation(origin.sender, origin.sender_type):
+            return Outcome.skipped(f"ignored review comment by {origin.sender}")
+        config, parsed = await self._commands_in(origin, comment.user, comment.body)
         if not parsed.addressed_to_us:
             return None
         return await self._carry_out(parsed, origin, config, origin.run_identity)
+
+    async def _commands_in(
+        self, origin: Origin, author: Author | None, body: str
+    ) -> tuple[TaskConfig, Parsed]:
+        """The commands in a review's text; collapsed and hidden HTML is read only when its author is the
+        sender (whose run it starts)."""
+        config = await self.task_config.get()
+        by_sender = author is not None and author.login.lower() == origin.sender.lower()
+        return config, parse(body, command_context(config, origin), trust_collapsed=by_sender)
 
     async def on_check_run(self, event: Event[CheckRunEvent]) -> Outcome | None:
         """The Cancel / Retry buttons (`requested_action`) and "Re-run" (`rerequested`) on our check runs."""

@@ -22,6 +22,7 @@ import pytest
 
 from bot.core.render import (
     CodeContext,
+    DocsContext,
     RenderError,
     TemplateContext,
     build_context,
@@ -351,6 +352,7 @@ def hostile_context(task_type: str) -> TemplateContext:
         permissions=PermissionsConfig.model_construct(allow=[HOSTILE], deny=[HOSTILE]),
         telemetry_env={HOSTILE: HOSTILE},
         code=code if task_type == "code" else None,
+        docs=DocsContext(prompt_modification=HOSTILE, continues=True) if task_type == "docs" else None,
     )
 
 
@@ -380,6 +382,7 @@ def test_hostile_docs_values_are_inert(tmp_path: Path) -> None:
     assert claude.argv == ["-p", "--output-format", "stream-json", "--verbose", "--model", HOSTILE + "model"]
     assert claude.cwd.endswith("/repository/" + HOSTILE + "dir")
     assert claude.stdin == files["prompt.md"]
+    assert HOSTILE in files["prompt.md"]  # the run's instructions reach the agent as text, never as code
     assert run.result == {
         "branch": HOSTILE + "work",
         "commit": CHANGED_COMMIT,

@@ -175,9 +175,19 @@ _SPEC_KEYS = {"DocsRun": {"branch": "sourceBranch"}}
 """Where a run's spec names a field differently from its command's arguments."""
 
 
+CONTINUATION_SHOWN = 200
+"""A continuation's instructions longer than this (a review's, typically) are cut in its command line."""
+
+
 def run_command(kind: str, spec: dict[str, Any]) -> str:
-    """The command line, generated from the command's declaration, that gives this run's spec."""
+    """The command line, generated from the command's declaration, that gives this run's spec. A run
+    that continues a pull request (its `workBranch` set) shows the continuation form given there."""
     command = CODE if kind == "CodeRun" else DOCS
+    if spec.get("workBranch") and command.variant is not None:
+        instructions = " ".join(str(spec.get("promptModification") or "").split())
+        if len(instructions) > CONTINUATION_SHOWN:
+            instructions = instructions[: CONTINUATION_SHOWN - 1].rstrip() + "…"
+        return " ".join(filter(None, (f"/{command.name}", command.variant.form, instructions)))
     renamed = _SPEC_KEYS.get(kind, {})
     words = [f"/{command.name}"]
     for positional in command.positionals:

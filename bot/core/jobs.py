@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.core.policy import SSH_PRIVATE_KEY, SSH_PUBLIC_KEY, ssh_secret_name
-from bot.core.render import PATHS, ParsedRun, RenderError, parse_run, telemetry_env
+from bot.core.render import PATHS, ParsedRun, RenderError, parse_run, telemetry_env, work_branch
 from bot.core.resources import API_VERSION, CodeRunSpec
 from bot.core.runs import LABEL_PREFIX, MANAGED_BY
 from bot.core.taskconfig import TaskConfig
@@ -24,6 +24,8 @@ from bot.core.workspace import workspace
 SSH_PRIVATE_KEY_FILE = "id_ed25519"
 SSH_PUBLIC_KEY_FILE = "id_ed25519.pub"
 CONTAINER_NAME = "claude"
+WORK_BRANCH_ANNOTATION = LABEL_PREFIX + "work-branch"
+"""On the Job: the branch its agent pushes to (`kubectl describe job` shows it)."""
 INIT = ["/usr/bin/tini", "-g", "--"]
 """The agent image's init (agent/Dockerfile): bash as PID 1 would ignore SIGTERM, and tini passes it
 to the whole process group, so the script saves and reports before the grace period ends."""
@@ -253,7 +255,10 @@ def job_manifest(run: Mapping[str, Any], config: TaskConfig) -> dict[str, Any]:
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": _metadata(parsed, job_name(parsed.name)),
+        "metadata": {
+            **_metadata(parsed, job_name(parsed.name)),
+            "annotations": {WORK_BRANCH_ANNOTATION: work_branch(parsed)},
+        },
         "spec": {
             "backoffLimit": 0,
             "activeDeadlineSeconds": config.job.active_deadline_seconds,

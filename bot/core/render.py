@@ -109,6 +109,14 @@ class CodeContext(_Frozen):
     overwrite_memory: bool = False
 
 
+class DocsContext(_Frozen):
+    """The DocsRun-only values. `None` in a code context."""
+
+    prompt_modification: str = ""
+    continues: bool = False
+    """The run continues a pull request: its branch already holds an earlier run's documentation."""
+
+
 class TemplateContext(_Frozen):
     """Everything a template may use. Strings are not re-validated here on purpose: the run was
     validated by its resource model, and the template tests feed hostile strings straight in."""
@@ -131,6 +139,7 @@ class TemplateContext(_Frozen):
     telemetry_env: dict[str, str] = {}
     paths: Paths = PATHS
     code: CodeContext | None = None
+    docs: DocsContext | None = None
     hooks: tuple[Hook, ...] = ()
     """Filled by `render_files` from the hook templates it finds."""
 
@@ -138,6 +147,8 @@ class TemplateContext(_Frozen):
     def _code_values_iff_code_run(self) -> Self:
         if (self.task_type == "code") != (self.code is not None):
             raise ValueError("code values are required for, and only for, task_type 'code'")
+        if (self.task_type == "docs") != (self.docs is not None):
+            raise ValueError("docs values are required for, and only for, task_type 'docs'")
         return self
 
 
@@ -234,6 +245,17 @@ def agent_permissions(config: PermissionsConfig, code: CodeContext | None) -> Pe
     return PermissionsConfig(allow=allow, deny=deny)
 
 
+def work_branch(run: ParsedRun) -> str:
+    """Where the run's agent pushes: its `workBranch` (a continuation: the pull request's head), else
+    `docs/<run>` or `feature/task-<id>-<service>`."""
+    spec = run.spec
+    if spec.work_branch:
+        return spec.work_branch
+    if isinstance(spec, CodeRunSpec):
+        return f"feature/task-{spec.task_id}-{spec.service}"
+    return f"docs/{run.name}"
+
+
 def build_context(run: Mapping[str, Any], config: TaskConfig) -> TemplateContext:
     """The one context for a run: its manifest (validated) plus the task config."""
     parsed = parse_run(run)
@@ -254,8 +276,12 @@ def build_context(run: Mapping[str, Any], config: TaskConfig) -> TemplateContext
         return TemplateContext(
             **common,
             base_branch=spec.source_branch,
-            work_branch=f"docs/{parsed.name}",
+            work_branch=work_branch(parsed),
             commit_message=f"docs: documentation written by run {parsed.name}",
+            docs=DocsContext(
+                prompt_modification=spec.prompt_modification or "",
+                continues=spec.work_branch is not None and spec.work_branch == spec.source_branch,
+            ),
         )
     code = CodeContext(
         task_id=spec.task_id,
@@ -274,7 +300,7 @@ def build_context(run: Mapping[str, Any], config: TaskConfig) -> TemplateContext
     return TemplateContext(
         **common,
         base_branch=spec.branch,
-        work_branch=spec.work_branch or f"feature/task-{spec.task_id}-{spec.service}",
+        work_branch=work_branch(parsed),
         commit_message=f"feat(task-{spec.task_id}): {spec.service} work from run {parsed.name}",
         code=code,
     )

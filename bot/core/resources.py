@@ -67,6 +67,16 @@ class DocsRunSpec(CamelModel):
     source_branch: Branch = Field(description="Branch the documentation is written from.")
     model: ModelName = Field(description="Full model name from the configured allow-list.")
     github_user: GitHubLogin = Field(description="GitHub login the run acts as; its SSH secret is mounted.")
+    prompt_modification: str | None = Field(
+        default=None,
+        max_length=20_000,
+        description="Extra instructions for this run (a continuation's request or review).",
+    )
+    work_branch: Branch | None = Field(
+        default=None,
+        description="Branch the agent's commits go to; default docs/<run>. A run that continues a pull "
+        "request pushes to its head branch.",
+    )
 
 
 class CodeRunSpec(CamelModel):

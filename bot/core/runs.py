@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from bot.core.origin import Origin
@@ -135,18 +136,18 @@ def retry_run(previous: dict[str, Any], origin: Origin, prompt_modification: str
     new prompt text if one was given. Its origin is the retry request's (issue, comment, delivery)."""
     kind: RunKind = previous["kind"]
     fields: dict[str, Any] = {**previous["spec"], "githubUser": origin.sender}
+    if prompt_modification:
+        fields["promptModification"] = prompt_modification
     extra: dict[str, str] = {}
     if kind == "CodeRun":
         fields["contextVersion"] = int(fields.get("contextVersion", 1)) + 1
-        if prompt_modification:
-            fields["promptModification"] = prompt_modification
         code_spec = CodeRunSpec.model_validate(fields)
         spec = code_spec.to_manifest()
         extra = {"task-id": str(code_spec.task_id), "service": code_spec.service}
         version = code_spec.context_version
     else:
         spec = DocsRunSpec.model_validate(fields).to_manifest()
-        version = int(previous["metadata"].get("annotations", {}).get(LABEL_PREFIX + "attempt", "1")) + 1
+        version = attempt_of(previous) + 1
     name = retry_run_name(previous["metadata"]["name"], version)
     manifest = _manifest(kind, name, previous["metadata"]["namespace"], origin, spec, extra)
     manifest["metadata"]["annotations"][LABEL_PREFIX + "retry-of"] = previous["metadata"]["name"]
@@ -164,28 +165,58 @@ def produced(run: dict[str, Any], pull_request: Origin) -> bool:
     return pull_request.head_branch is not None and status.get("branch") == pull_request.head_branch
 
 
+def attempt_of(run: dict[str, Any]) -> int:
+    """A CodeRun's `contextVersion`; a DocsRun's `attempt` annotation (1 for its first run)."""
+    if run.get("kind") == "CodeRun":
+        return int((run.get("spec") or {}).get("contextVersion", 1))
+    raw = str((run["metadata"].get("annotations") or {}).get(LABEL_PREFIX + "attempt", "1"))
+    return int(raw) if raw.isdigit() and int(raw) > 0 else 1
+
+
+def latest(produced_runs: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
+    """The run a continuation continues: the highest attempt (creation times count whole seconds),
+    then the newest, then by name."""
+    return max(
+        produced_runs,
+        key=lambda run: (
+            attempt_of(run),
+            run["metadata"].get("creationTimestamp", ""),
+            run["metadata"]["name"],
+        ),
+        default=None,
+    )
+
+
 def continue_run(
     previous: dict[str, Any], origin: Origin, index: int, prompt: str | None, namespace: str
 ) -> dict[str, Any]:
-    """A CodeRun that continues `previous` on the pull request it produced (`origin`, its head read):
-    the same task, service, model and repositories, the agent's session continued, `contextVersion`
-    + 1, starting from and pushing to the PR's head branch, with `prompt` as what to do; the sender is
-    its user. Named after the event (a redelivered review or comment makes the same run)."""
-    spec = CodeRunSpec.model_validate(
-        {
-            **previous["spec"],
-            "githubUser": origin.sender,
-            "contextVersion": int(previous["spec"].get("contextVersion", 1)) + 1,
-            "continueSession": True,
-            "branch": origin.head_branch,
-            "workBranch": origin.head_branch,
-            "promptModification": prompt,
-            "promptMode": "append",
-        }
-    )
-    name = command_run_name("CodeRun", origin.run_identity, index, spec.task_id, spec.service)
-    extra = {"task-id": str(spec.task_id), "service": spec.service}
-    manifest = _manifest("CodeRun", name, namespace, origin, spec.to_manifest(), extra)
+    """A run that continues `previous` on the pull request it produced (`origin`, its head read):
+    the same kind, model, directory and repositories (a CodeRun: task and service too, and its agent's
+    session continued), the attempt + 1, starting from and pushing to the PR's head branch, with
+    `prompt` as what to do; the sender is its user. Named after the event (a redelivered review or
+    comment makes the same run). A DocsRun keeps no workspace, so its agent starts a new session on
+    the branch the earlier run pushed."""
+    kind: RunKind = previous["kind"]
+    attempt = attempt_of(previous) + 1
+    fields: dict[str, Any] = {
+        **previous["spec"],
+        "githubUser": origin.sender,
+        "workBranch": origin.head_branch,
+        "promptModification": prompt,
+    }
+    extra: dict[str, str] = {}
+    if kind == "CodeRun":
+        fields.update(
+            contextVersion=attempt, continueSession=True, branch=origin.head_branch, promptMode="append"
+        )
+        code_spec = CodeRunSpec.model_validate(fields)
+        spec = code_spec.to_manifest()
+        name = command_run_name(kind, origin.run_identity, index, code_spec.task_id, code_spec.service)
+        extra = {"task-id": str(code_spec.task_id), "service": code_spec.service}
+    else:
+        spec = DocsRunSpec.model_validate({**fields, "sourceBranch": origin.head_branch}).to_manifest()
+        name = command_run_name(kind, origin.run_identity, index, None, None)
+    manifest = _manifest(kind, name, namespace, origin, spec, extra)
     manifest["metadata"]["annotations"][LABEL_PREFIX + "continues"] = previous["metadata"]["name"]
-    manifest["metadata"]["annotations"][LABEL_PREFIX + "attempt"] = str(spec.context_version)
+    manifest["metadata"]["annotations"][LABEL_PREFIX + "attempt"] = str(attempt)
     return manifest

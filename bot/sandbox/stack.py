@@ -28,6 +28,7 @@ from bot import assets
 from bot.config import GitHubSettings, OrchestratorSettings, Settings
 from bot.controller import ControllerOptions
 from bot.core.crds import custom_resource_definition
+from bot.core.jobs import WORK_BRANCH_ANNOTATION
 from bot.core.policy import SSH_PRIVATE_KEY, SSH_PUBLIC_KEY, ssh_secret_name
 from bot.roles import create_serve_app, run_controller_role
 from bot.sandbox import payloads
@@ -55,6 +56,9 @@ OutcomeFor = Callable[[dict[str, Any]], JobOutcome]
 
 def pushed_branch(job: dict[str, Any]) -> str:
     """The branch the agent's script pushes for this Job (see templates/*/container.sh.j2)."""
+    annotated = (job["metadata"].get("annotations") or {}).get(WORK_BRANCH_ANNOTATION)
+    if annotated:
+        return str(annotated)
     labels = job["metadata"].get("labels") or {}
     if labels.get("task-type") == "code":
         return f"feature/task-{labels['task-id']}-{labels['service']}"

@@ -153,3 +153,25 @@ def test_the_run_a_queued_run_waits_for_links_to_that_runs_tracking_comment(
     # Once it runs, what it waited for is no longer shown.
     queued["status"] = {"phase": "Running", "message": "The agent is working.", "waitingFor": name}
     assert feedback.run_view(queued).waiting_for is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "prompt", "command"),
+    [
+        pytest.param("CodeRun", "add tests", "/code --continue add tests", id="code"),
+        pytest.param("DocsRun", None, "/docs --continue", id="docs, no instructions"),
+        pytest.param(
+            "DocsRun",
+            "@bob requested changes.\n\nReview:\n" + "x" * 300,
+            "/docs --continue @bob requested changes. Review: " + "x" * 167 + "…",
+            id="a review's instructions, on one line and cut",
+        ),
+    ],
+)
+def test_a_continuation_shows_the_form_that_continues_a_pull_request(
+    kind: str, prompt: str | None, command: str
+) -> None:
+    spec = {"workBranch": "docs/docs-1111111111", **({"promptModification": prompt} if prompt else {})}
+    shown = feedback.run_command(kind, spec)
+    assert shown == command
+    assert len(shown) <= len("/docs --continue ") + feedback.CONTINUATION_SHOWN

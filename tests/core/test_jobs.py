@@ -8,7 +8,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
-from bot.core.jobs import configmap_manifest, job_manifest, pvc_manifest
+from bot.core.jobs import WORK_BRANCH_ANNOTATION, configmap_manifest, job_manifest, pvc_manifest
 from bot.core.render import RenderError, build_context, render_files
 from bot.core.taskconfig import TaskConfig, parse_task_config
 
@@ -56,6 +56,23 @@ def test_job_with_image_pull_secrets_and_telemetry_passes_validation() -> None:
     )
     job = job_manifest(code_run(), config)
     kubernetes_validate.validate(job, KUBERNETES_VERSION, strict=True)
+
+
+@pytest.mark.parametrize(
+    ("run", "branch"),
+    [
+        pytest.param(docs_run(), "docs/docs-3f2a9c1e7b", id="docs"),
+        pytest.param(code_run(), "feature/task-5-trader", id="code"),
+        pytest.param(docs_run(sourceBranch="docs/x", workBranch="docs/x"), "docs/x", id="docs continuation"),
+        pytest.param(code_run(workBranch="fix/y"), "fix/y", id="code continuation"),
+    ],
+)
+def test_the_job_names_the_branch_its_agent_pushes(
+    run: dict[str, Any], branch: str, task_config: TaskConfig
+) -> None:
+    job = job_manifest(run, task_config)
+    assert job["metadata"]["annotations"] == {WORK_BRANCH_ANNOTATION: branch}
+    assert build_context(run, task_config).work_branch == branch  # what the script pushes
 
 
 def test_job_has_the_exact_command(task_config: TaskConfig) -> None:

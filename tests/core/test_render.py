@@ -11,6 +11,7 @@ import pytest
 
 from bot.core.render import (
     CodeContext,
+    DocsContext,
     Paths,
     RenderError,
     TemplateContext,
@@ -141,6 +142,30 @@ def test_code_values_only_with_a_code_context() -> None:
         TemplateContext(**_context_fields(task_type="code"))
 
 
+def test_docs_values_only_with_a_docs_context() -> None:
+    with pytest.raises(ValueError, match="task_type 'docs'"):
+        TemplateContext(**_context_fields(docs=None))
+
+
+def test_a_docs_continuation_works_on_the_pull_requests_branch(task_config: TaskConfig) -> None:
+    run = docs_run()
+    run["spec"] |= {
+        "sourceBranch": "docs/docs-1111111111",
+        "workBranch": "docs/docs-1111111111",
+        "promptModification": "document the retry settings too",
+    }
+    context = build_context(run, task_config)
+    assert (context.base_branch, context.work_branch) == ("docs/docs-1111111111", "docs/docs-1111111111")
+    assert context.docs == DocsContext(prompt_modification="document the retry settings too", continues=True)
+    files = render_files("docs", SOURCES, context)
+    assert "document the retry settings too" in files["prompt.md"]
+    assert "already holds" in files["prompt.md"]
+    assert (
+        "already holds"
+        not in render_files("docs", SOURCES, build_context(docs_run(), task_config))["prompt.md"]
+    )
+
+
 def _context_fields(**changes: Any) -> dict[str, Any]:
     fields = {
         "task_type": "docs",
@@ -154,6 +179,7 @@ def _context_fields(**changes: Any) -> dict[str, Any]:
         "github_user": "g",
         "git_user_email": "e",
         "commit_message": "c",
+        "docs": DocsContext(),
     }
     return {**fields, **changes}
 

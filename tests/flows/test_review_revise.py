@@ -195,3 +195,103 @@ async def test_without_iterate_on_reviews_a_review_starts_nothing() -> None:
         stack.gh.push_branch(stack.scene.repo, "feature/order-book")
         await send_review(stack, 7, "carol", "changes_requested")
         assert await list_runs(api, "CodeRun") == []
+
+
+# --- a docs run's pull request -----------------------------------------------------------------------
+
+
+async def docs_runs(api: client.ApiClient) -> dict[str, dict[str, Any]]:
+    return {run["metadata"]["name"]: run for run in await list_runs(api, "DocsRun")}
+
+
+async def comment(stack: Stack, number: int, body: str, user: str = "alice") -> str:
+    status, answer = await stack.send(
+        "issue_comment", stack.comment_payload(number, user, body, on_pull_request=True)
+    )
+    assert status == 200, answer
+    return str(json.loads(answer)["done"][0])
+
+
+async def succeeded(api: client.ApiClient, name: str) -> dict[str, Any]:
+    async def done() -> dict[str, Any] | None:
+        found = (await docs_runs(api)).get(name)
+        return found if found and (found.get("status") or {}).get("phase") == "Succeeded" else None
+
+    return await eventually(done, what=f"{name} succeeded")
+
+
+async def test_a_docs_pull_request_is_continued_on_its_branch_by_docs_and_by_a_review() -> None:
+    async with (
+        running_stack(controller=True, task_settings={"iterateOnReviews": True}) as stack,
+        await api_client_for(stack) as api,
+    ):
+        status, answer = await stack.send("issue_comment", stack.comment_payload(5, "alice", "/docs"))
+        assert status == 200, answer
+        first = json.loads(answer)["done"][0].split()[-1]
+
+        async def with_pull_request() -> dict[str, Any] | None:
+            run = (await docs_runs(api)).get(first)
+            return run if run and (run.get("status") or {}).get("pullRequestUrl") else None
+
+        opened = await eventually(with_pull_request, what="the docs run's pull request")
+        branch = opened["status"]["branch"]
+        assert branch == f"docs/{first}"
+        number = int(opened["status"]["pullRequestUrl"].rsplit("/", 1)[1])
+
+        # `/docs --continue ...` on it: the same branch, what to do, no second pull request.
+        done = await comment(stack, number, "/docs --continue document the retry settings too")
+        second = done.split()[-1]
+        run = (await docs_runs(api))[second]
+        assert (run["spec"]["sourceBranch"], run["spec"]["workBranch"]) == (branch, branch)
+        assert run["spec"]["promptModification"] == "document the retry settings too"
+        assert run["metadata"]["annotations"]["orchestrator.platform/continues"] == first
+        assert run["metadata"]["annotations"]["orchestrator.platform/attempt"] == "2"
+        finished = await succeeded(api, second)
+        assert finished["status"]["branch"] == branch
+        assert stack.gh.branch_sha(stack.scene.repo, branch) == finished["status"]["commit"]
+        assert len(open_pulls_for(stack, branch)) == 1
+
+        async def on_new_head() -> list[dict[str, Any]] | None:
+            checks = [
+                c
+                for c in stack.gh.check_runs(stack.scene.repo)
+                if c["head_sha"] == finished["status"]["commit"] and c["external_id"] == second
+            ]
+            return checks if checks and checks[0]["conclusion"] == "success" else None
+
+        await eventually(on_new_head, what="the check run on the pull request's new head")
+
+        # A review requesting changes continues it again, with the review as what to do.
+        before = set(await docs_runs(api))
+        await send_review(stack, number, "carol", "changes_requested")
+
+        async def continuation() -> dict[str, Any] | None:
+            new = [run for name, run in (await docs_runs(api)).items() if name not in before]
+            return new[0] if new else None
+
+        third = await eventually(continuation, what="the review's continuation")
+        prompt = third["spec"]["promptModification"]
+        assert REVIEW_BODY in prompt and "- services/trader/src/orders.py:12: Use Decimal here." in prompt
+        assert third["spec"]["workBranch"] == branch and third["spec"]["githubUser"] == "carol"
+        assert third["metadata"]["annotations"]["orchestrator.platform/continues"] == second
+        assert await list_runs(api, "CodeRun") == []  # a docs pull request is continued by a docs run
+        await succeeded(api, third["metadata"]["name"])
+
+        # A bare `/docs` on it continues it too; `/code --continue` is told to use `/docs --continue`.
+        bare = (await comment(stack, number, "/docs")).split()[-1]
+        assert (await docs_runs(api))[bare]["metadata"]["annotations"]["orchestrator.platform/attempt"] == "4"
+        await succeeded(api, bare)
+        assert len(open_pulls_for(stack, branch)) == 1
+        assert (
+            await comment(stack, number, "/code --continue add tests")
+            == "no code run produced this pull request"
+        )
+
+        async def told() -> dict[str, Any] | None:
+            for found in stack.gh.comments(stack.scene.repo, number):
+                if "not a code run: `/docs --continue` continues it" in found["body"]:
+                    return found
+            return None
+
+        await eventually(told, what="the reply naming /docs --continue")
+        assert await list_runs(api, "CodeRun") == []

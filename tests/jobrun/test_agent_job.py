@@ -105,6 +105,58 @@ def test_a_docs_run_reads_the_code_it_documents(world: World) -> None:
     assert run.programs <= agent_image.programs(), run.programs - agent_image.programs()
 
 
+def test_a_docs_run_continues_the_pull_request_of_an_earlier_one_on_its_branch(world: World) -> None:
+    """`/docs --continue` (or a review) on a docs pull request: the agent starts from that branch, is
+    told what the earlier run left and what to do now, and its commit goes on top, to the same branch."""
+    first_turns = [
+        tool("Write", file_path="/workspace/repository/docs/orders.md", content="# Orders\n"),
+        say("Documented the orders module."),
+    ]
+    first = world.run_job(docs_run(), CONFIG, first_turns)
+    assert first.exit_code == 0, first.describe()
+    branch = "docs/docs-3f2a9c1e7b"
+
+    orders = "/workspace/repository/docs/orders.md"
+    instructions = "Also say that totals are rounded to cents."
+    continued = docs_run(
+        name="docs-5b6c7d8e9f", sourceBranch=branch, workBranch=branch, promptModification=instructions
+    )
+    second = world.run_job(
+        continued,
+        CONFIG,
+        [
+            tool("Read", file_path=orders),  # the earlier run's page is there to read and edit
+            tool(
+                "Edit",
+                file_path=orders,
+                old_string="# Orders\n",
+                new_string="# Orders\n\nTotals are rounded to cents.\n",
+            ),
+            say("Added the rounding."),
+        ],
+    )
+
+    assert second.exit_code == 0, second.describe()
+    assert second.refusals() == [], second.describe()
+    assert f"continuing {branch}" in second.stdout
+    [first_request, *_] = [request["body"] for request in second.requests if request["body"].get("tools")]
+    prompt = str(first_request["messages"])
+    assert instructions in prompt and "already holds documentation an earlier run wrote" in prompt
+    assert world.commit_messages("demo-org/trader", branch) == [
+        "docs: documentation written by run docs-5b6c7d8e9f",
+        "docs: documentation written by run docs-3f2a9c1e7b",
+        "seed",
+    ]
+    assert "Totals are rounded to cents." in world.show("demo-org/trader", branch, "docs/orders.md")
+    assert "docs/docs-5b6c7d8e9f" not in world.branches("demo-org/trader")  # no second branch, no second PR
+    head = world.git("demo-org/trader", "rev-parse", branch).strip()
+    assert (second.result["branch"], second.result["commit"], second.result["changed"]) == (
+        branch,
+        head,
+        True,
+    )
+
+
 def test_continue_session_resumes_in_the_same_workspace(world: World) -> None:
     first = world.run_job(
         code_run(),

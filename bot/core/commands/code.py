@@ -5,11 +5,12 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.core import runs
+from bot.core.commands.continuation import continuation_spec
 from bot.core.commands.docs import BRANCH_OPTION, DIR_OPTION, MODEL_OPTION, check_model
-from bot.core.commands.plan import CreateRun, Effect, PlanContext, Reply, fork_reply, secret_reply
+from bot.core.commands.plan import CreateRun, Effect, PlanContext, fork_reply, secret_reply
 from bot.core.commands.spec import CommandContext, CommandSpec, Option, Positional
 from bot.core.markdown import code_span
-from bot.core.resources import ACTIVE_PHASES, DNS_LABEL, TOOL_LIST, Branch, ModelName, RelativePath
+from bot.core.resources import DNS_LABEL, TOOL_LIST, Branch, ModelName, RelativePath
 
 
 class CodeArgs(BaseModel):
@@ -59,74 +60,16 @@ def plan_code(args: CodeArgs, context: PlanContext) -> Effect:
     return CreateRun(runs.code_run(args, context.origin, context.index, context.config, context.namespace))
 
 
-class ContinueArgs(BaseModel):
-    """`/code --continue [what to do]` on a pull request a run produced."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    prompt_modification: str | None = Field(default=None, min_length=1, max_length=20_000)
-
-
-CONTINUE_USAGE_NOTE = (
-    "`/code --continue` works on a pull request that a run produced: it continues that run's session "
-    "on the pull request's branch."
+CONTINUE = continuation_spec(
+    "CodeRun",
+    "On a pull request a code run produced: continue that run on the pull request's branch, with what to "
+    "do (the rest of the line).",
+    "/code --continue add tests for the rounding",
+    lambda: CODE.usage,
 )
 
 
-def plan_continue(args: ContinueArgs, context: PlanContext) -> Effect:
-    """Continue the latest run that produced this pull request, on its branch, with what to do."""
-    origin = context.origin
-    sender = origin.sender
-    if not origin.is_pull_request:
-        return Reply("not a pull request", f"@{sender} {CONTINUE_USAGE_NOTE} This is an issue.")
-    refused = fork_reply(origin)
-    if refused is not None:
-        return refused
-    produced = [run for run in context.runs_of_pull_request if run.get("kind") == "CodeRun"]
-    if not produced:
-        return Reply(
-            "no run produced this pull request",
-            f"@{sender} no run of mine produced this pull request, so there is nothing to continue. "
-            f"{CONTINUE_USAGE_NOTE} To start a new run: `{CODE.usage}`",
-        )
-    busy = [run for run in produced if (run.get("status") or {}).get("phase", "Pending") in ACTIVE_PHASES]
-    if busy:
-        name = busy[-1]["metadata"]["name"]
-        return Reply(
-            "a run of this pull request is active",
-            f"@{sender} run {code_span(name)} is still working on this pull request, and one run at a time "
-            "works on a pull request: nothing was started. Ask again when it has finished.",
-        )
-    refused = secret_reply(context)
-    if refused is not None:
-        return refused
-    # The latest: the highest context version (creation times count whole seconds), then the newest.
-    latest = max(
-        produced,
-        key=lambda run: (
-            int(run["spec"].get("contextVersion", 1)),
-            run["metadata"].get("creationTimestamp", ""),
-            run["metadata"]["name"],
-        ),
-    )
-    manifest = runs.continue_run(latest, origin, context.index, args.prompt_modification, context.namespace)
-    return CreateRun(manifest)
-
-
-CONTINUE = CommandSpec(
-    name="code",
-    summary="On a pull request a run produced: continue that run on the pull request's branch, with what "
-    "to do (the rest of the line).",
-    args_model=ContinueArgs,
-    form="--continue",
-    free_text=Option("--continue", "prompt_modification", "what to do", "at most 20000 characters"),
-    examples=("/code --continue add tests for the rounding",),
-    plan=plan_continue,
-    needs=frozenset({"pull_request", "secret", "runs_of_pull_request"}),
-)
-
-
-CODE = CommandSpec(
+CODE: CommandSpec = CommandSpec(
     name="code",
     summary="Start the coding agent on a task (from .taskmaster/docs/task-<id>/) for one service.",
     args_model=CodeArgs,

@@ -7,6 +7,7 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict
 
 from bot.core import runs
+from bot.core.commands.continuation import continuation_spec, plan_continuation
 from bot.core.commands.plan import CreateRun, Effect, PlanContext, fork_reply, secret_reply
 from bot.core.commands.spec import CommandContext, CommandSpec, Option
 from bot.core.markdown import code_span
@@ -41,13 +42,28 @@ def check_model(args: ChoosesModel, context: CommandContext) -> str | None:
 
 
 def plan_docs(args: DocsArgs, context: PlanContext) -> Effect:
-    refused = fork_reply(context.origin) or secret_reply(context)
+    """On a pull request a DocsRun produced, a bare `/docs` continues that run (on its branch, no
+    second pull request); anywhere else, and with options, it starts a new run."""
+    origin = context.origin
+    produced_docs = any(run.get("kind") == "DocsRun" for run in context.runs_of_pull_request)
+    if args == DocsArgs() and origin.is_pull_request and produced_docs:
+        return plan_continuation("DocsRun", None, context, DOCS.usage)
+    refused = fork_reply(origin) or secret_reply(context)
     if refused is not None:
         return refused
-    return CreateRun(runs.docs_run(args, context.origin, context.index, context.config, context.namespace))
+    return CreateRun(runs.docs_run(args, origin, context.index, context.config, context.namespace))
 
 
-DOCS = CommandSpec(
+DOCS_CONTINUE = continuation_spec(
+    "DocsRun",
+    "On a pull request a docs run produced: continue that documentation on the pull request's branch, "
+    "with what to do (the rest of the line). A bare `/docs` there does the same.",
+    "/docs --continue document the retry settings too",
+    lambda: DOCS.usage,
+)
+
+
+DOCS: CommandSpec = CommandSpec(
     name="docs",
     summary="Start a documentation agent for this repository (on a PR: from the PR's branch).",
     args_model=DocsArgs,
@@ -55,5 +71,6 @@ DOCS = CommandSpec(
     examples=("/docs", "/docs --dir services/trader --branch main"),
     check=check_model,
     plan=plan_docs,
-    needs=frozenset({"pull_request", "secret"}),
+    needs=frozenset({"pull_request", "secret", "runs_of_pull_request"}),
+    variant=DOCS_CONTINUE,
 )

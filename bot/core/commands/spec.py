@@ -171,7 +171,13 @@ def _read_arguments(spec: CommandSpec, rest: str) -> dict[str, Any]:
             flag, has_inline, inline = token.partition("=")
             option = by_flag.get(flag)
             if option is None:
-                raise UsageError(f"Unknown option {code_span(flag)}.{_did_you_mean(flag, list(by_flag))}")
+                variant = spec.variant
+                if variant is not None and flag == variant.form:
+                    raise UsageError(
+                        f"{code_span(flag)} comes first, right after `/{spec.name}`: `{variant.usage}`."
+                    )
+                flags = [*by_flag, *([variant.form] if variant is not None else [])]
+                raise UsageError(f"Unknown option {code_span(flag)}.{_did_you_mean(flag, flags)}")
             if option.field in values:
                 raise UsageError(f"Option `{flag}` was given more than once.")
             if option.switch:

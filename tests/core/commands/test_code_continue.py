@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from bot.core.commands import Accepted, parse
-from bot.core.commands.code import CONTINUE, ContinueArgs, plan_continue
+from bot.core.commands.code import CONTINUE
+from bot.core.commands.continuation import ContinueArgs
 from bot.core.commands.plan import CreateRun, PlanContext, Reply
 from bot.core.origin import Origin
 from bot.core.policy import Decision
@@ -60,7 +61,7 @@ def plan(
     secret: Decision | None = HAS_SECRET,
 ) -> CreateRun | Reply:
     context = PlanContext(origin, config, "orchestrator", 0, secret=secret, runs_of_pull_request=runs)
-    effect = plan_continue(ContinueArgs(prompt_modification=prompt), context)
+    effect = CONTINUE.plan(ContinueArgs(prompt_modification=prompt), context)
     assert isinstance(effect, CreateRun | Reply)
     return effect
 
@@ -121,18 +122,18 @@ def test_it_continues_the_latest_run_of_the_pull_request(task_config: TaskConfig
             (),
             Decision(True, "ok"),
             "not a pull request",
-            "@carol `/code --continue` works on a pull request that a run produced: it continues that run's "
-            "session on the pull request's branch. This is an issue.",
+            "@carol `/code --continue` works on a pull request that a code run produced: it continues that "
+            "run's session on the pull request's branch. This is an issue.",
             id="on an issue",
         ),
         pytest.param(
             ON_PR,
             (),
             Decision(True, "ok"),
-            "no run produced this pull request",
+            "no code run produced this pull request",
             "@carol no run of mine produced this pull request, so there is nothing to continue. `/code "
-            "--continue` works on a pull request that a run produced: it continues that run's session on the "
-            "pull request's branch. To start a new run: `/code <task-id> --service SERVICE [--branch BRANCH] "
+            "--continue` works on a pull request that a code run produced: it continues that run's session "
+            "on the pull request's branch. To start a new run: `/code <task-id> --service SERVICE [--branch BRANCH] "
             "[--dir DIR] [--model MODEL] [--platform-repo URL] [--local-tools a,b] [--remote-tools x,y] "
             "[--prompt TEXT] [--continue] [--overwrite-memory]`",
             id="a pull request no run produced",

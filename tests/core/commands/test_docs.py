@@ -53,6 +53,14 @@ REJECTED = [
         id="unbalanced quote",
     ),
     pytest.param("/doc", "Unknown command `/doc`. Did you mean `/docs`?", id="near-miss name"),
+    pytest.param(
+        "/docs --contine more", "Unknown option `--contine`. Did you mean `--continue`?", id="near-miss form"
+    ),
+    pytest.param(
+        "/docs --dir x --continue",
+        "`--continue` comes first, right after `/docs`: `/docs --continue [what to do]`.",
+        id="continue not first",
+    ),
 ]
 
 

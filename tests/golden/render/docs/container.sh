@@ -1,9 +1,9 @@
 #!/bin/bash
 # DocsRun agent: clone the repository at the source branch, let Claude write documentation in the
-# working directory, push branch docs/<run> if it changed anything, and write {"branch", "commit",
-# "changed", "sessionId", "pullRequestUrl", "error", "denials"} to the termination message — also
-# when the agent fails or the Job is stopped. Values from the run enter only through the quoted
-# assignments below.
+# working directory, push branch docs/<run> (a run continuing a pull request: its own branch) if it
+# changed anything, and write {"branch", "commit", "changed", "sessionId", "pullRequestUrl", "error",
+# "denials"} to the termination message — also when the agent fails or the Job is stopped. Values
+# from the run enter only through the quoted assignments below.
 set -euo pipefail
 
 RUN_NAME=docs-3f2a9c1e7b
@@ -304,7 +304,11 @@ git clone --quiet --branch="$BASE_BRANCH" --single-branch -- "$REPOSITORY_URL" "
 cd "$REPO_DIR"
 REPO_DIR=$(pwd -P)
 BASE_COMMIT=$(git rev-parse HEAD)
-git switch --quiet --create "$WORK_BRANCH"
+if [ "$WORK_BRANCH" = "$BASE_BRANCH" ]; then
+  echo "continuing $WORK_BRANCH, the branch of the pull request an earlier run opened"
+else
+  git switch --quiet --create "$WORK_BRANCH"
+fi
 START_COMMIT=$BASE_COMMIT
 [ -d "$WORKING_DIRECTORY" ] || fail "the working directory $WORKING_DIRECTORY does not exist on $BASE_BRANCH"
 enter_working_directory
