@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,13 +50,19 @@ class Update:
         return f"event: update\n{last}data: {json.dumps(payload, separators=(',', ':'))}\n\n"
 
 
+def _macro(context: WebContext, template: str, name: str) -> Callable[..., Any]:
+    """A macro of one of the page's templates (macros are attributes of the template's module)."""
+    macro: Callable[..., Any] = getattr(context.templates.get_template(template).module, name)
+    return macro
+
+
 def render_rows(context: WebContext, rows: list[StoredEvent], cwd: str | None) -> tuple[dict[str, Any], ...]:
-    macros = context.templates.get_template("_items.html.j2").module
+    item_html = _macro(context, "_items.html.j2", "item")
     shown = [row for row in rows if row.kind != "phase"]  # phase changes go to the timeline
     return tuple(
         {
             "id": item.id,
-            "html": str(macros.item(item)),  # type: ignore[attr-defined]
+            "html": str(item_html(item)),
             "tool": item.tool if item.kind == "result" else "",
             "error": item.error,
         }
@@ -65,15 +71,14 @@ def render_rows(context: WebContext, rows: list[StoredEvent], cwd: str | None) -
 
 
 def render_header(context: WebContext, run: RunRecord, retries: list[str]) -> str:
-    macros = context.templates.get_template("_header.html.j2").module
     head = runpage.header(run, context.clock(), retries=retries, web_url=context.web_url)
-    return str(macros.header_block(head))  # type: ignore[attr-defined]
+    return str(_macro(context, "_header.html.j2", "header_block")(head))
 
 
 def render_moments(context: WebContext, run: RunRecord, rows: list[StoredEvent]) -> str:
-    macros = context.templates.get_template("_header.html.j2").module
+    moment_html = _macro(context, "_header.html.j2", "moment")
     phases = [row for row in rows if row.kind == "phase"]
-    return "".join(str(macros.moment(moment)) for moment in runpage.timeline(run, phases)[1:])  # type: ignore[attr-defined]
+    return "".join(str(moment_html(moment)) for moment in runpage.timeline(run, phases)[1:])
 
 
 @dataclass

@@ -20,6 +20,14 @@ from tests.flows.conftest import api_client_for
 
 from .conftest import Browser, finished_run, transcript_stored
 
+
+def sealer_of(stack: Stack) -> Sealer:
+    """The sessions' sealer of a stack that serves the run page (which always has a session secret)."""
+    secret = stack.settings.web.session_secret
+    assert secret is not None, "the stack serves the run page without a session secret"
+    return Sealer(secret.get_secret_value())
+
+
 TOOL_LINES = ("TodoWrite: 0/3 done", "Bash: cat src/orders.py secrets.txt", "Edit src/orders.py")
 
 
@@ -100,7 +108,7 @@ async def test_a_forged_expired_or_signed_out_session_means_signing_in_again(
 ) -> None:
     stack, _ = paged
     assert (await browser.sign_in("alice")).status == 200
-    sealer = Sealer(stack.settings.web.session_secret.get_secret_value())  # type: ignore[union-attr]
+    sealer = sealer_of(stack)
     if cookie == "forged":
         browser.session.cookie_jar.update_cookies(
             {SESSION_COOKIE: "gAAAAAB" + "x" * 100}, URL(stack.public_url)
@@ -200,7 +208,7 @@ async def test_readyz_shows_the_store_and_stays_ready_when_the_store_is_down(tmp
             body = await answer.json()
         assert answer.status == 200 and body["status"] == "ready"
         assert body["detail"]["store"]["up"] is False and "PostgreSQL" in body["detail"]["store"]["error"]
-        sealer = Sealer(stack.settings.web.session_secret.get_secret_value())  # type: ignore[union-attr]
+        sealer = sealer_of(stack)
         cookie = {"Cookie": f"{SESSION_COOKIE}={sealer.seal_session('sid', 'alice', 2e9, 1e9)}"}
         async with stack.session.get(
             stack.public_url + "/runs", headers=cookie, allow_redirects=False
