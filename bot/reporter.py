@@ -98,9 +98,14 @@ class Reporter:
         """Queued runs whose comment names a run whose tracking comment was not posted yet: reported
         again once it is, to link it (a restart reports every run anyway)."""
 
+    @staticmethod
+    def _reported(run: dict[str, Any]) -> bool:
+        """Runs started from GitHub are reported there; one created with kubectl has nowhere to go."""
+        return ANNOTATION_PREFIX + "installation-id" in (run["metadata"].get("annotations") or {})
+
     async def on_run(self, run: dict[str, Any]) -> None:
         """Run listener for the controller's watch."""
-        if ANNOTATION_PREFIX + "installation-id" in (run["metadata"].get("annotations") or {}):
+        if self._reported(run):
             self.queue.add((run["kind"], run["metadata"]["name"]))
 
     async def run(self) -> None:
@@ -134,7 +139,8 @@ class Reporter:
             ahead = await self.kube.get_run("CodeRun", self.namespace, ahead_name)
             url = feedback.tracking_comment_url(ahead) if ahead is not None else None
             view = replace(view, waiting_for_comment=url)
-            if url is None:  # linked once that run's comment is posted
+            if url is None and ahead is not None and self._reported(ahead):
+                # Linked once that run's comment is posted (a run the reporter skips never gets one).
                 self.waiting_on.setdefault(ahead_name, set()).add((kind, name))
         annotations: dict[str, str] = run["metadata"].get("annotations") or {}
         client = await self.github.installation_client(view.installation_id)
