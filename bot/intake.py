@@ -12,6 +12,7 @@ import asyncio
 import logging
 import re
 import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -43,7 +44,7 @@ from bot.core.events import (
     PullRequestReviewCommentEvent,
     PullRequestReviewEvent,
 )
-from bot.core.origin import Origin
+from bot.core.origin import Origin, from_run_page
 from bot.core.reconcile import CANCEL_ANNOTATION
 from bot.core.repositories import RepositoryRule
 from bot.core.resources import RUN_NAME, RunKind
@@ -123,6 +124,15 @@ class ReplyLocks:
             self.users[key] -= 1
             if not self.users[key]:
                 del self.users[key], self.locks[key]
+
+
+@dataclass(frozen=True)
+class PageAnswer:
+    """What the run page shows after a button: an HTTP status, the text, and a run to go to."""
+
+    status: int
+    text: str
+    run: str | None = None
 
 
 @dataclass
@@ -275,32 +285,65 @@ class Intake:
     # --- the common path ------------------------------------------------------------------------
 
     async def _carry_out(self, parsed: Parsed, origin: Origin, config: TaskConfig, marker: str) -> Outcome:
-        replies = [rejection.reply(origin.sender) for rejection in parsed.rejected]
-        done: list[str] = [f"rejected line {r.line.number}" for r in parsed.rejected]
-        if parsed.accepted:
-            permission = await self._permission(origin)
-            required = max(
-                (a.spec.required_permission for a in parsed.accepted), key=policy.ROLE_RANK.__getitem__
-            )
-            decision = policy.decide_sender(
-                origin.sender, origin.sender_type, policy.role_of(permission), required
-            )
-            if not decision.allowed:
-                log.info("not permitted: %s", decision.reason, extra={"sender": origin.sender})
-                if decision.reply:
-                    replies.append(decision.reason)
-                done.append(f"refused {origin.sender}")
-            else:
-                known = Known()
-                for accepted in parsed.accepted:
-                    summary, reply = await self._run_command(accepted, origin, config, known)
-                    done.append(summary)
-                    if reply:
-                        replies.append(reply)
+        done, replies, _ = await self._decide(parsed, origin, config)
         follow_up: list[FollowUp] = []
         if replies:
             follow_up.append(self._reply_later(origin, "\n\n---\n\n".join(replies), marker))
         return Outcome("; ".join(done) or "nothing to do", follow_up)
+
+    async def _decide(
+        self, parsed: Parsed, origin: Origin, config: TaskConfig
+    ) -> tuple[list[str], list[str], bool]:
+        """Check who asks, run each accepted command: what was done, what to tell the sender, and
+        whether the sender was allowed at all."""
+        replies = [rejection.reply(origin.sender) for rejection in parsed.rejected]
+        done: list[str] = [f"rejected line {r.line.number}" for r in parsed.rejected]
+        if not parsed.accepted:
+            return done, replies, True
+        permission = await self._permission(origin)
+        required = max(
+            (a.spec.required_permission for a in parsed.accepted), key=policy.ROLE_RANK.__getitem__
+        )
+        decision = policy.decide_sender(
+            origin.sender, origin.sender_type, policy.role_of(permission), required
+        )
+        if not decision.allowed:
+            log.info("not permitted: %s", decision.reason, extra={"sender": origin.sender})
+            if decision.reply:
+                replies.append(decision.reason)
+            done.append(f"refused {origin.sender}")
+            return done, replies, False
+        known = Known()
+        for accepted in parsed.accepted:
+            summary, reply = await self._run_command(accepted, origin, config, known)
+            done.append(summary)
+            if reply:
+                replies.append(reply)
+        return done, replies, True
+
+    async def page_action(self, namespace: str, name: str, action: str, login: str) -> PageAnswer:
+        """The Cancel / Retry button of a run's page, pressed by the signed-in `login` (who can read the
+        repository): the same checks and effect as `/cancel <run>` or `/retry <run>` on the run's
+        issue, answered on the page instead of in a comment."""
+        run = await self._find_run(name) if namespace == self.namespace else None
+        if run is None:
+            return PageAnswer(404, "There is no such run.")
+        spec = CANCEL if action == feedback.CANCEL_ACTION else RETRY
+        args = CancelArgs(run=name) if spec is CANCEL else RetryArgs(run=name)
+        origin = from_run_page(run, login, f"run-page-{uuid.uuid4()}")
+        parsed = Parsed((Accepted(CommandLine(0, f"/{spec.name} {name}"), 0, spec, args),))
+        done, replies, allowed = await self._decide(parsed, origin, await self.task_config.get())
+        log.info("run page: %s by %s: %s", action, login, "; ".join(done), extra={"run": name})
+        if not allowed:
+            return PageAnswer(403, " ".join(replies) or f"@{login} may not do this here.")
+        if replies:
+            return PageAnswer(409, " ".join(replies))
+        created = next((summary.split()[-1] for summary in done if summary.startswith("created ")), None)
+        if created is not None:
+            return PageAnswer(202, f"Retry started: run {created}.", created)
+        if any(summary.endswith(" already existed") for summary in done):
+            return PageAnswer(202, "This run was already retried.", done[0].split()[1])
+        return PageAnswer(202, "Cancel requested: the run stops in a moment.")
 
     async def _run_command(
         self, accepted: Accepted, origin: Origin, config: TaskConfig, known: Known

@@ -82,7 +82,9 @@ async def create_serve_app(settings: Settings) -> web.Application:
     if settings.run_page and settings.store.url is not None:
         store = open_store(settings.store.url.get_secret_value())
         stack.push_async_callback(store.close)
-        add_run_pages(app, web_context(settings, store, session))
+        pages = web_context(settings, store, session)
+        pages.act = intake.page_action  # the Cancel / Retry buttons go through the commands' checks
+        add_run_pages(app, pages)
         app[WEBHOOK_APP].readiness_details["store"] = partial(store_state, store)
 
     async def close(_: web.Application) -> None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 ANNOTATION_PREFIX = "orchestrator.platform/"
-Source = Literal["comment", "label", "check_run", "review", "review_comment"]
+Source = Literal["comment", "label", "check_run", "review", "review_comment", "run_page"]
 
 
 @dataclass(frozen=True)
@@ -181,3 +181,27 @@ def from_annotations(annotations: Mapping[str, str]) -> dict[str, str]:
         for key, value in annotations.items()
         if key.startswith(ANNOTATION_PREFIX)
     }
+
+
+def from_run_page(run: Mapping[str, Any], login: str, request_id: str) -> Origin:
+    """A Cancel / Retry button pressed on the run's own page by the signed-in `login`: the issue, the
+    repository and the installation come from the run (its labels, spec and origin annotations)."""
+    metadata = run["metadata"]
+    previous = from_annotations(metadata.get("annotations") or {})
+    labels = metadata.get("labels") or {}
+    spec = run.get("spec") or {}
+    return Origin(
+        repository=previous.get("repository", ""),
+        repository_id=int(labels.get(ANNOTATION_PREFIX + "repository-id", "0") or 0),
+        ssh_url=str(spec.get("repositoryUrl", "")),
+        html_url=previous.get("repository-html-url", ""),
+        default_branch=str(spec.get("branch") or spec.get("sourceBranch") or ""),
+        issue_number=int(previous.get("issue", "0")),
+        is_pull_request=previous.get("pull-request") == "true",
+        sender=login,
+        sender_type="User",
+        installation_id=int(previous.get("installation-id", "0")),
+        delivery_id=request_id,
+        source="run_page",
+        head_sha=previous.get("head-sha"),
+    )

@@ -6,7 +6,7 @@
   the code is exchanged at `{GITHUB_WEB_URL}/login/oauth/access_token`, `GET /user` says who it is,
   and a session is stored (the token encrypted, server-side) and set as a cookie that expires with
   the token (HttpOnly, SameSite=Lax, Secure unless the public URL is http);
-- `POST /auth/logout`: the stored session is deleted and the cookie cleared.
+- `POST /auth/logout` (with the page's form token): the stored session is deleted and the cookie cleared.
 
 Nothing here logs a code or a token.
 """
@@ -22,7 +22,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.store import SessionRecord
-from bot.web.context import WEB_CONTEXT, WebContext, viewer
+from bot.web.context import WEB_CONTEXT, WebContext, form_token_matches, viewer
 from bot.web.session import (
     DEFAULT_SESSION_SECONDS,
     OAUTH_COOKIE,
@@ -126,6 +126,10 @@ async def logout(request: web.Request) -> web.StreamResponse:
     context = request.app[WEB_CONTEXT]
     signed_in = await viewer(request)
     if signed_in is not None:
+        if not await form_token_matches(request, signed_in):
+            return context.problem(
+                403, "The form has expired", "Sign out from a page of this site.", signed_in
+            )
         await context.store.delete_session(signed_in.session_hash)
         context.access.forget(signed_in.user_id)
     response = web.HTTPFound("/runs")

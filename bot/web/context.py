@@ -4,9 +4,9 @@ templates; and who is asking (`viewer`)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import aiohttp
@@ -17,6 +17,21 @@ from bot.errors import StoreUnavailable
 from bot.store import Store
 from bot.web.access import RepositoryAccess
 from bot.web.session import SESSION_COOKIE, Sealer, Viewer, session_hash
+
+
+class ActionAnswer(Protocol):
+    """What a button did: an HTTP status, the text shown, and a run to go to (a retry's)."""
+
+    @property
+    def status(self) -> int: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def run(self) -> str | None: ...
+
+
+Act = Callable[[str, str, str, str], Awaitable[ActionAnswer]]
+"""(namespace, run name, action, login) -> the answer."""
 
 
 def template_environment() -> jinja2.Environment:
@@ -43,6 +58,9 @@ class WebContext:
     templates: jinja2.Environment = field(default_factory=template_environment)
     clock: Callable[[], float] = time.time
     live_poll_seconds: float = 1.0
+    act: Act | None = None
+    """The Cancel / Retry buttons: `serve`'s intake (the same checks and effects as the commands).
+    None: the page shows no buttons."""
 
     @property
     def secure_cookies(self) -> bool:
@@ -53,11 +71,25 @@ class WebContext:
         return f"{self.public_url}/auth/callback"
 
     def page(self, template: str, status: int = 200, **values: Any) -> web.Response:
-        html = self.templates.get_template(template).render(**values)
+        """A page; a signed-in `viewer`'s forms get their CSRF token (`form_token`)."""
+        who = values.get("viewer")
+        token = self.sealer.form_token(who.session_hash) if isinstance(who, Viewer) else ""
+        html = self.templates.get_template(template).render(form_token=token, **values)
         return web.Response(status=status, text=html, content_type="text/html", charset="utf-8")
 
     def problem(self, status: int, title: str, text: str, viewer: Viewer | None = None) -> web.Response:
         return self.page("problem.html.j2", status, title=title, text=text, viewer=viewer)
+
+
+FORM_TOKEN_FIELD = "form_token"  # noqa: S105 - a form field's name, not a secret
+
+
+async def form_token_matches(request: web.Request, who: Viewer) -> bool:
+    """Whether a POST carries the signed-in person's form token (CSRF)."""
+    form = await request.post()
+    given = form.get(FORM_TOKEN_FIELD)
+    context = request.app[WEB_CONTEXT]
+    return context.sealer.form_token_matches(who.session_hash, given if isinstance(given, str) else None)
 
 
 WEB_CONTEXT: web.AppKey[WebContext] = web.AppKey("web_context", WebContext)

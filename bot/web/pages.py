@@ -10,19 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from urllib.parse import urlencode
+import logging
+from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
 from bot.core import runpage
 from bot.core.resources import ACTIVE_PHASES, FINISHED_PHASES
+from bot.errors import UpstreamUnavailable
 from bot.store import RunQuery
 from bot.store.rows import RunRecord
 from bot.web.access import GitHubUnreachable, SignInAgain
-from bot.web.context import WEB_CONTEXT, WebContext, sign_in_redirect, viewer
+from bot.web.context import WEB_CONTEXT, WebContext, form_token_matches, sign_in_redirect, viewer
 from bot.web.live import LiveRuns, Update, render_header, render_rows
 from bot.web.session import Viewer
 
+log = logging.getLogger(__name__)
 PAGE_SIZE = 50
 HEARTBEAT_SECONDS = 15.0
 LIVE_RUNS: web.AppKey[LiveRuns] = web.AppKey("live_runs", LiveRuns)
@@ -72,7 +75,18 @@ async def run_page(request: web.Request) -> web.StreamResponse:
         timeline=runpage.timeline(run, [row for row in rows if row.kind == "phase"]),
         items=runpage.transcript([row for row in rows if row.kind != "phase"]),
         live_url=f"/runs/{namespace}/{name}/live?after={last}" if head.active else None,
+        button=_button(context, run),
     )
+
+
+def _button(context: WebContext, run: RunRecord) -> str | None:
+    """The one button a run's page shows: Cancel while it is active, Retry once it failed or was
+    cancelled (as on its check run)."""
+    if context.act is None:
+        return None
+    if run.phase in ACTIVE_PHASES or run.phase is None:
+        return "cancel"
+    return "retry" if run.phase in ("Failed", "Cancelled") else None
 
 
 async def runs_page(request: web.Request) -> web.StreamResponse:
@@ -172,6 +186,51 @@ async def _catch_up(context: WebContext, response: web.StreamResponse, run: RunR
     return rows[-1].id
 
 
+ACTIONS = ("cancel", "retry")
+
+
+async def action(request: web.Request) -> web.StreamResponse:
+    """`POST /runs/{namespace}/{name}/{cancel|retry}`: a button of the run page. Checked in this order:
+    signed in, the form's token (CSRF), may read the run; then the same rules as the `/cancel` and
+    `/retry` commands (write access; a retry needs the person's SSH secret) decide, in the intake."""
+    context = request.app[WEB_CONTEXT]
+    namespace, name = request.match_info["namespace"], request.match_info["name"]
+    back = f"/runs/{namespace}/{name}"
+    who = await viewer(request)
+    if who is None:
+        raise web.HTTPSeeOther("/auth/login?next=" + quote(back, safe=""))
+    if context.act is None:
+        return context.problem(404, "Not found", "This bot's run pages have no buttons.", who)
+    if not await form_token_matches(request, who):
+        return context.problem(
+            403, "The form has expired", "Open the run's page again and press the button there.", who
+        )
+    run = await context.store.run(namespace, name)
+    refused = await _allowed(context, request, who, run)
+    if refused is not None:
+        return refused
+    try:
+        answer = await context.act(namespace, name, request.match_info["action"], who.login)
+    except UpstreamUnavailable:
+        log.warning(
+            "run page: %s of %s not done: GitHub or Kubernetes unavailable",
+            request.match_info["action"],
+            name,
+        )
+        return context.problem(
+            503, "Not done", "GitHub or Kubernetes could not be reached. Try again in a minute.", who
+        )
+    go_to = f"/runs/{namespace}/{answer.run}" if answer.run else back
+    return context.page(
+        "done.html.j2",
+        answer.status,
+        viewer=who,
+        succeeded=answer.status < 300,
+        text=answer.text,
+        go_to=go_to,
+    )
+
+
 async def index(request: web.Request) -> web.StreamResponse:
     raise web.HTTPFound("/runs")
 
@@ -182,6 +241,7 @@ def add_routes(app: web.Application, context: WebContext) -> None:
     app.router.add_get("/runs", runs_page)
     app.router.add_get("/runs/{namespace}/{name}", run_page)
     app.router.add_get("/runs/{namespace}/{name}/live", live)
+    app.router.add_post("/runs/{namespace}/{name}/{action:cancel|retry}", action)
 
     async def stop(_: web.Application) -> None:
         await live_runs.close()

@@ -7,6 +7,9 @@ Two cookies, both sealed with Fernet (AES-128-CBC encrypted and HMAC-SHA256 sign
   callback accepts a `state` only from the browser it was given to;
 - `orchestrator_session`: a random session id, the login and when it expires (with the user token).
 
+The page's forms (Cancel, Retry, sign out) carry a token derived from the session id under a fourth
+key (`form_token`): a request from another site has none that matches.
+
 The user's GitHub token never goes to the browser: it is kept in the store (`sessions`), encrypted
 under a third key, found by the SHA-256 of the session id. A forged, altered or expired cookie reads as
 no cookie; signing out deletes the stored session.
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import secrets
 from dataclasses import dataclass
@@ -32,11 +36,14 @@ DEFAULT_SESSION_SECONDS = 8 * 3600
 """When GitHub gives a token without an expiry (an App that opted out of expiring user tokens)."""
 
 
-def _fernet(secret: str, purpose: bytes) -> Fernet:
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"orchestrator-bot " + purpose).derive(
+def _key(secret: str, purpose: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"orchestrator-bot " + purpose).derive(
         secret.encode()
     )
-    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def _fernet(secret: str, purpose: bytes) -> Fernet:
+    return Fernet(base64.urlsafe_b64encode(_key(secret, purpose)))
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,15 @@ class Sealer:
         self._oauth = _fernet(secret, b"oauth state cookie")
         self._session = _fernet(secret, b"session cookie")
         self._tokens = _fernet(secret, b"stored user token")
+        self._forms = _key(secret, b"form token")
+
+    def form_token(self, session_hash: str) -> str:
+        """The CSRF token of the page's forms: bound to the session, so a page of another site (which
+        cannot read ours) has none that works, and signing out voids it."""
+        return hmac.new(self._forms, session_hash.encode(), hashlib.sha256).hexdigest()
+
+    def form_token_matches(self, session_hash: str, given: str | None) -> bool:
+        return given is not None and hmac.compare_digest(self.form_token(session_hash), given)
 
     def seal_oauth(self, state: str, next_path: str, now: float) -> str:
         return self._seal(self._oauth, {"state": state, "next": next_path}, now)

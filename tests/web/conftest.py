@@ -44,6 +44,18 @@ class Browser:
         await response.read()
         return response
 
+    async def form_token(self, page: str) -> str:
+        """The CSRF token in the forms of `page` (as the person's browser has it)."""
+        answer = await self.get(page)
+        assert answer.status == 200, await answer.text()
+        [token] = set(re.findall(r'name="form_token" value="([0-9a-f]{64})"', await answer.text()))
+        return token
+
+    async def post(self, url: str, fields: dict[str, str]) -> aiohttp.ClientResponse:
+        response = await self.session.post(self._absolute(url), data=fields, allow_redirects=False)
+        await response.read()
+        return response
+
     def _absolute(self, url: str) -> str:
         return url if url.startswith("http") else self.stack.public_url + url
 

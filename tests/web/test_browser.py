@@ -26,6 +26,7 @@ from tests.flows.conftest import eventually
 from tests.flows.test_feedback import command, run_in_phase
 
 from .conftest import transcript_stored
+from .test_actions import stored
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 HAVE_CHROMIUM = Path(CHROMIUM).exists()
@@ -244,3 +245,24 @@ async def transcript_stored_first_half(stack: Stack, name: str) -> None:
         await eventually(first_half, within=20, what="the first half of the transcript in the store")
     finally:
         await store.close()
+
+
+async def test_a_writer_cancels_a_run_with_the_pages_button(
+    paged: tuple[Stack, client.ApiClient], chromium: Any
+) -> None:
+    """The button is a plain form (works with the page's strict CSP, no script needed)."""
+    stack, api = paged
+    stack.default_outcome = lambda job: JobOutcome(succeeded=True, run_seconds=60)
+    name, _ = await command(stack, 7, "/code 5 --service trader", pr=True)
+    await eventually(lambda: run_in_phase(api, name, "Running"), within=30, what="the run running")
+    context = await chromium.new_context()
+    page = await context.new_page()
+    await sign_in_in_the_browser(page, stack, stack.run_page_url(name), "alice")
+
+    await page.click("#run-action button")
+    assert await page.inner_text("#answer") == "Cancel requested: the run stops in a moment."
+    await eventually(lambda: run_in_phase(api, name, "Cancelled"), what="the run cancelled")
+    await stored(stack, name, "Cancelled")
+    await page.click("#go-on")  # back on the run's page, which now offers Retry
+    assert await page.inner_text("#run-action button") == "Retry this run"
+    await context.close()

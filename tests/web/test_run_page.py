@@ -117,8 +117,11 @@ async def test_a_forged_expired_or_signed_out_session_means_signing_in_again(
         value = sealer.seal_session("any-session-id", "alice", expires_at=1000.0, now=900.0)
         browser.session.cookie_jar.update_cookies({SESSION_COOKIE: value}, URL(stack.public_url))
     else:
-        logout = await browser.session.post(stack.public_url + "/auth/logout", allow_redirects=False)
-        assert logout.status == 302
+        # Signing out takes the page's form token: another site cannot sign a person out.
+        assert (await browser.post("/auth/logout", {})).status == 403
+        assert (await browser.get("/runs")).status == 200
+        token = await browser.form_token("/runs")
+        assert (await browser.post("/auth/logout", {"form_token": token})).status == 302
     page = await browser.get("/runs")
     assert page.status == 302 and page.headers["Location"].startswith("/auth/login?next=")
 

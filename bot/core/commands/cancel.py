@@ -25,8 +25,10 @@ def plan_cancel(args: CancelArgs, context: PlanContext) -> Effect:
     ]
     sender = context.origin.sender
     if not candidates:
-        which = code_span(args.run) if args.run else "no active run"
-        return Reply("nothing to cancel", f"@{sender} there is {which} started from here to cancel.")
+        which = f"{code_span(args.run)} is not an active run" if args.run else "there is no active run"
+        return Reply(
+            "nothing to cancel", f"@{sender} {which} started from here, so there is nothing to cancel."
+        )
     return RequestCancel(tuple((run["kind"], run["metadata"]["name"]) for run in candidates), sender)
 
 
