@@ -83,6 +83,7 @@ def test_every_option_on_adds_the_secret_ingress_and_service_monitor() -> None:
     }
     assert extra == {
         ("Ingress", "orchestrator-webhook"),
+        ("NetworkPolicy", "orchestrator-agents"),
         ("Secret", "orchestrator-github"),
         ("ServiceMonitor", "orchestrator-webhook"),
     }
@@ -193,7 +194,7 @@ def test_every_object_carries_the_standard_labels(objects: list[Obj]) -> None:
         labels = obj["metadata"].get("labels") or {}
         assert [label for label in STANDARD_LABELS if label not in labels] == [], obj["metadata"]["name"]
         if obj["kind"] not in ("CustomResourceDefinition", "Secret"):
-            assert labels["app.kubernetes.io/component"] in ("webhook", "controller", "store"), obj[
+            assert labels["app.kubernetes.io/component"] in ("webhook", "controller", "store", "agents"), obj[
                 "metadata"
             ]["name"]
 
@@ -496,3 +497,53 @@ def test_a_store_of_your_own_replaces_the_charts_postgresql() -> None:
     assert "ORCHESTRATOR_STORE_URL" not in {
         e["name"] for e in container(find(without, "Deployment", suffix="-webhook"))["env"]
     }
+
+
+# --- the agents' network -------------------------------------------------------------------------
+
+
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    assert set(selector) == {"matchLabels"}, "only matchLabels is evaluated here"
+    return all(labels.get(key) == value for key, value in selector["matchLabels"].items())
+
+
+def test_the_agents_network_policy_selects_every_agent_pod_and_no_pod_of_the_bot() -> None:
+    from bot.core.jobs import job_manifest
+    from tests.core.test_render import code_run, docs_run
+
+    objects = rendered("all")
+    policy = find(objects, "NetworkPolicy", "orchestrator-agents")
+    assert policy["metadata"]["namespace"] == "agent-runs"  # the run namespace, where the Jobs are
+    task_config = parse_task_config(find(objects, "ConfigMap", CONFIGMAP_NAME)["data"][CONFIGMAP_KEY])
+    for run in (docs_run(), code_run()):
+        pod_labels = job_manifest(run, task_config)["spec"]["template"]["metadata"]["labels"]
+        assert _selects(policy["spec"]["podSelector"], pod_labels), run["kind"]
+    for workload in [o for o in objects if o["kind"] in ("Deployment", "StatefulSet")]:
+        pod_labels = workload["spec"]["template"]["metadata"]["labels"]
+        assert not _selects(policy["spec"]["podSelector"], pod_labels), workload["metadata"]["name"]
+
+
+def test_the_agents_may_reach_dns_and_public_addresses_on_the_chosen_ports_only() -> None:
+    policy = find(rendered("all"), "NetworkPolicy", "orchestrator-agents")["spec"]
+    assert policy["policyTypes"] == ["Egress"]
+    dns, public, extra = policy["egress"]
+    assert "to" not in dns and {(p["protocol"], p["port"]) for p in dns["ports"]} == {
+        ("UDP", 53),
+        ("TCP", 53),
+    }
+    assert public["to"] == [
+        {
+            "ipBlock": {
+                "cidr": "0.0.0.0/0",
+                "except": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"],
+            }
+        },
+        {"ipBlock": {"cidr": "::/0", "except": ["fc00::/7"]}},
+    ]
+    assert [(p["protocol"], p["port"]) for p in public["ports"]] == [("TCP", 443), ("TCP", 22), ("TCP", 8443)]
+    assert extra == values_all()["agentNetworkPolicy"]["extraEgress"][0]
+    # The defaults leave the private ranges out, the cloud metadata address among them.
+    default = render({"agentNetworkPolicy": {"enabled": True}})
+    default_public = find(default, "NetworkPolicy", suffix="-agents")["spec"]["egress"][1]
+    assert "169.254.0.0/16" in default_public["to"][0]["ipBlock"]["except"]
+    assert [p["port"] for p in default_public["ports"]] == [443, 22]
