@@ -324,8 +324,11 @@ async def test_a_terminated_leader_hands_the_lease_over_at_once(bot_env: dict[st
         env["GITHUB_PRIVATE_KEY"] = stack.gh.private_key_pem
         first = _controller_process(stack.kube, "first", env, free_port(), lease_seconds=30)
         await eventually(lambda: _is(api, "first"), what="first holds the Lease")
-        second = _controller_process(stack.kube, "second", env, free_port(), lease_seconds=30)
+        second_port = free_port()
+        second = _controller_process(stack.kube, "second", env, second_port, lease_seconds=30)
         try:
+            # A standby that is up and campaigning (its start-up, slow on a busy machine, is not timed).
+            await eventually(lambda: _health(second_port), within=30, what="second's /healthz")
             first.send_signal(signal.SIGTERM)  # what Kubernetes sends before stopping a Pod
 
             async def exited() -> int | None:

@@ -164,12 +164,14 @@ async def test_a_person_signs_in_and_watches_the_transcript_grow_without_reloadi
         "🔧 Bash: echo '<script>window.__pwned=4</script>'",
     ]
     assert LATE_TEXT not in await page.inner_text("#transcript"), "the page opened too late for this test"
+    assert await page.inner_text("#run-action button") == "Cancel this run"
     await page.evaluate("window.__same_page = true")  # gone if the page were reloaded
 
     # New lines arrive on the open page: the text, the failed tool call, the result and the cost.
     await page.locator(".item.said strong", has_text=LATE_TEXT).wait_for(timeout=20_000)
     await page.locator("#live-state.done").wait_for(timeout=20_000)
     assert await page.evaluate("window.__same_page") is True
+    assert await page.locator("#run-action").count() == 0  # nothing left to cancel
     assert await page.inner_text('[data-fact="cost"]') == "$0.37"
     assert await page.inner_text("h1") == "code task-5 (trader) Succeeded"
     failed_call = page.locator("details.tool.error")

@@ -58,6 +58,11 @@
     source.close();
     state.textContent = "finished";
     state.className = "done";
+    // A finished run has nothing to cancel (a failed one offers Retry once the page is reloaded).
+    const cancel = document.querySelector('#run-action[action$="/cancel"]');
+    if (cancel) {
+      cancel.remove();
+    }
   });
   source.addEventListener("open", function () {
     state.textContent = "live";
