@@ -186,9 +186,6 @@ async def _catch_up(context: WebContext, response: web.StreamResponse, run: RunR
     return rows[-1].id
 
 
-ACTIONS = ("cancel", "retry")
-
-
 async def action(request: web.Request) -> web.StreamResponse:
     """`POST /runs/{namespace}/{name}/{cancel|retry}`: a button of the run page. Checked in this order:
     signed in, the form's token (CSRF), may read the run; then the same rules as the `/cancel` and
