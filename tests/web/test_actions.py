@@ -46,6 +46,14 @@ async def running(stack: Stack, api: client.ApiClient) -> str:
     return name
 
 
+async def failed(stack: Stack, api: client.ApiClient) -> str:
+    stack.default_outcome = lambda job: JobOutcome(succeeded=False, run_seconds=0.1)
+    name, _ = await command(stack, 7, "/code 5 --service trader", pr=True)
+    await eventually(lambda: run_in_phase(api, name, "Failed"), within=30, what="the run failed")
+    await stored(stack, name, "Failed")
+    return name
+
+
 async def code_run(api: client.ApiClient, name: str) -> dict[str, Any]:
     [run] = [run for run in await list_runs(api, "CodeRun") if run["metadata"]["name"] == name]
     return run
@@ -107,10 +115,7 @@ async def test_retry_on_a_failed_run_starts_the_next_attempt_once(
     paged: tuple[Stack, client.ApiClient], browser: Browser
 ) -> None:
     stack, api = paged
-    stack.default_outcome = lambda job: JobOutcome(succeeded=False, run_seconds=0.1)
-    name, _ = await command(stack, 7, "/code 5 --service trader", pr=True)
-    await eventually(lambda: run_in_phase(api, name, "Failed"), within=30, what="the run failed")
-    await stored(stack, name, "Failed")
+    name = await failed(stack, api)
     assert (await browser.sign_in("carol", page_of(name))).status == 200
     page = await (await browser.get(page_of(name))).text()
     assert f'action="/runs/{NAMESPACE}/{name}/retry"' in page and "Cancel this run" not in page
@@ -136,10 +141,7 @@ async def test_retry_without_an_ssh_secret_says_so_and_starts_nothing(
     paged: tuple[Stack, client.ApiClient], browser: Browser
 ) -> None:
     stack, api = paged
-    stack.default_outcome = lambda job: JobOutcome(succeeded=False, run_seconds=0.1)
-    name, _ = await command(stack, 7, "/code 5 --service trader", pr=True)
-    await eventually(lambda: run_in_phase(api, name, "Failed"), within=30, what="the run failed")
-    await stored(stack, name, "Failed")
+    name = await failed(stack, api)
     stack.gh.set_permission(stack.scene.repo, "bob", "write")  # may retry, but has no SSH secret
     assert (await browser.sign_in("bob", page_of(name))).status == 200
     token = await browser.form_token(page_of(name))

@@ -26,7 +26,7 @@ from tests.flows.conftest import eventually
 from tests.flows.test_feedback import command, run_in_phase
 
 from .conftest import transcript_stored
-from .test_actions import stored
+from .test_actions import running, stored
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 HAVE_CHROMIUM = Path(CHROMIUM).exists()
@@ -254,9 +254,7 @@ async def test_a_writer_cancels_a_run_with_the_pages_button(
 ) -> None:
     """The button is a plain form (works with the page's strict CSP, no script needed)."""
     stack, api = paged
-    stack.default_outcome = lambda job: JobOutcome(succeeded=True, run_seconds=60)
-    name, _ = await command(stack, 7, "/code 5 --service trader", pr=True)
-    await eventually(lambda: run_in_phase(api, name, "Running"), within=30, what="the run running")
+    name = await running(stack, api)
     context = await chromium.new_context()
     page = await context.new_page()
     await sign_in_in_the_browser(page, stack, stack.run_page_url(name), "alice")
