@@ -135,6 +135,17 @@ class PageAnswer:
     run: str | None = None
 
 
+@dataclass(frozen=True)
+class Step:
+    """One command line dealt with: the summary (the delivery's answer, the log), what to tell the
+    sender, and the run it made (`new` false when that run already existed: a redelivery)."""
+
+    summary: str
+    reply: str | None = None
+    run: str | None = None
+    new: bool = False
+
+
 @dataclass
 class Known:
     """What one delivery's commands needed and the edge already looked up (asked once, not per line)."""
@@ -228,7 +239,8 @@ class Intake:
         prompt = review_prompt(origin.sender, review.body or "", comments)
         line = CommandLine(0, "(review: changes requested)")
         accepted = Accepted(line, 0, spec, ContinueArgs(prompt_modification=prompt))
-        return await self._carry_out(Parsed((accepted,)), origin, config, origin.run_identity)
+        known = Known(runs_of_pull_request=produced)  # listed above: not asked again
+        return await self._carry_out(Parsed((accepted,)), origin, config, origin.run_identity, known)
 
     async def on_pull_request_review_comment(
         self, event: Event[PullRequestReviewCommentEvent]
@@ -284,22 +296,24 @@ class Intake:
 
     # --- the common path ------------------------------------------------------------------------
 
-    async def _carry_out(self, parsed: Parsed, origin: Origin, config: TaskConfig, marker: str) -> Outcome:
-        done, replies, _ = await self._decide(parsed, origin, config)
+    async def _carry_out(
+        self, parsed: Parsed, origin: Origin, config: TaskConfig, marker: str, known: Known | None = None
+    ) -> Outcome:
+        steps, _ = await self._decide(parsed, origin, config, known or Known())
+        replies = [step.reply for step in steps if step.reply]
         follow_up: list[FollowUp] = []
         if replies:
             follow_up.append(self._reply_later(origin, "\n\n---\n\n".join(replies), marker))
-        return Outcome("; ".join(done) or "nothing to do", follow_up)
+        return Outcome("; ".join(step.summary for step in steps) or "nothing to do", follow_up)
 
     async def _decide(
-        self, parsed: Parsed, origin: Origin, config: TaskConfig
-    ) -> tuple[list[str], list[str], bool]:
-        """Check who asks, run each accepted command: what was done, what to tell the sender, and
-        whether the sender was allowed at all."""
-        replies = [rejection.reply(origin.sender) for rejection in parsed.rejected]
-        done: list[str] = [f"rejected line {r.line.number}" for r in parsed.rejected]
+        self, parsed: Parsed, origin: Origin, config: TaskConfig, known: Known
+    ) -> tuple[list[Step], bool]:
+        """Check who asks, run each accepted command: a step for each line (what was done, what to
+        tell the sender), and whether the sender was allowed at all."""
+        steps = [Step(f"rejected line {r.line.number}", r.reply(origin.sender)) for r in parsed.rejected]
         if not parsed.accepted:
-            return done, replies, True
+            return steps, True
         permission = await self._permission(origin)
         required = max(
             (a.spec.required_permission for a in parsed.accepted), key=policy.ROLE_RANK.__getitem__
@@ -309,17 +323,11 @@ class Intake:
         )
         if not decision.allowed:
             log.info("not permitted: %s", decision.reason, extra={"sender": origin.sender})
-            if decision.reply:
-                replies.append(decision.reason)
-            done.append(f"refused {origin.sender}")
-            return done, replies, False
-        known = Known()
+            steps.append(Step(f"refused {origin.sender}", decision.reason if decision.reply else None))
+            return steps, False
         for accepted in parsed.accepted:
-            summary, reply = await self._run_command(accepted, origin, config, known)
-            done.append(summary)
-            if reply:
-                replies.append(reply)
-        return done, replies, True
+            steps.append(await self._run_command(accepted, origin, config, known))
+        return steps, True
 
     async def page_action(self, namespace: str, name: str, action: str, login: str) -> PageAnswer:
         """The Cancel / Retry button of a run's page, pressed by the signed-in `login` (who can read the
@@ -332,33 +340,36 @@ class Intake:
         args = CancelArgs(run=name) if spec is CANCEL else RetryArgs(run=name)
         origin = from_run_page(run, login, f"run-page-{uuid.uuid4()}")
         parsed = Parsed((Accepted(CommandLine(0, f"/{spec.name} {name}"), 0, spec, args),))
-        done, replies, allowed = await self._decide(parsed, origin, await self.task_config.get())
-        log.info("run page: %s by %s: %s", action, login, "; ".join(done), extra={"run": name})
+        steps, allowed = await self._decide(parsed, origin, await self.task_config.get(), Known())
+        log.info(
+            "run page: %s by %s: %s", action, login, "; ".join(s.summary for s in steps), extra={"run": name}
+        )
+        replies = " ".join(step.reply for step in steps if step.reply)
         if not allowed:
-            return PageAnswer(403, " ".join(replies) or f"@{login} may not do this here.")
+            return PageAnswer(403, replies or f"@{login} may not do this here.")
         if replies:
-            return PageAnswer(409, " ".join(replies))
-        created = next((summary.split()[-1] for summary in done if summary.startswith("created ")), None)
-        if created is not None:
-            return PageAnswer(202, f"Retry started: run {created}.", created)
-        if any(summary.endswith(" already existed") for summary in done):
-            return PageAnswer(202, "This run was already retried.", done[0].split()[1])
+            return PageAnswer(409, replies)
+        made = next((step for step in steps if step.run is not None), None)
+        if made is not None and made.new:
+            return PageAnswer(202, f"Retry started: run {made.run}.", made.run)
+        if made is not None:
+            return PageAnswer(202, "This run was already retried.", made.run)
         return PageAnswer(202, "Cancel requested: the run stops in a moment.")
 
     async def _run_command(
         self, accepted: Accepted, origin: Origin, config: TaskConfig, known: Known
-    ) -> tuple[str, str | None]:
+    ) -> Step:
         """Gather what the command needs, let its pure plan decide, carry the effect out."""
         context = await self._plan_context(accepted, origin, config, known)
         effect = accepted.spec.plan(accepted.args, context)
         if isinstance(effect, CreateRun):
-            return await self._create(effect.manifest), None
+            return await self._create(effect.manifest)
         if isinstance(effect, RequestCancel):
             for kind, name in effect.runs:
                 patch = {"metadata": {"annotations": {CANCEL_ANNOTATION: effect.by}}}
                 await self.kube.patch_run(kind, self.namespace, name, patch)
-            return f"cancel requested for {', '.join(name for _, name in effect.runs)}", None
-        return effect.summary, effect.text or None
+            return Step(f"cancel requested for {', '.join(name for _, name in effect.runs)}")
+        return Step(effect.summary, effect.text or None)
 
     async def _plan_context(
         self, accepted: Accepted, origin: Origin, config: TaskConfig, known: Known
@@ -388,14 +399,14 @@ class Intake:
         """Runs act as the sender, with the sender's own SSH secret, or not at all."""
         return await self.ssh_secrets.decide(origin.sender)
 
-    async def _create(self, manifest: dict[str, Any]) -> str:
+    async def _create(self, manifest: dict[str, Any]) -> Step:
         kind, name = manifest["kind"], manifest["metadata"]["name"]
         if await self.kube.create_run(manifest):
             self.metrics.runs_created.labels(kind).inc()
             log.info("created %s %s", kind, name, extra={"run": name})
-            return f"created {kind} {name}"
+            return Step(f"created {kind} {name}", run=name, new=True)
         log.info("%s %s already exists (redelivery or another replica)", kind, name, extra={"run": name})
-        return f"{kind} {name} already existed"
+        return Step(f"{kind} {name} already existed", run=name)
 
     async def _runs_of_repository(self, origin: Origin, selector: str = "") -> list[dict[str, Any]]:
         labels = f"{runs.LABEL_PREFIX}repository-id={origin.repository_id}" + (
