@@ -392,20 +392,16 @@ class Controller:
                     await self._list_jobs()
         admission = await self._admission(run)
         prepared = admission is None or admission.start
-        if prepared:
-            failure = await self._ensure_children(run, job=False)
-            if failure is not None:
-                await self.kube.patch_run_status(kind, namespace, name, failure)
-                return
+        if prepared and not await self._ensure_children(run, job=False):
+            return
         async with self.start_lock:
             if not self.jobs_listed.is_set():  # a new term began meanwhile
                 await self._list_jobs()
             plan = self._plan(run, job, message, await self._admission(run))
-            if EnsureChildren() in plan.actions:
-                failure = await self._ensure_children(run, render_files=not prepared)
-                if failure is not None:
-                    await self.kube.patch_run_status(kind, namespace, name, failure)
-                    return
+            if EnsureChildren() in plan.actions and not await self._ensure_children(
+                run, render_files=not prepared
+            ):
+                return
         await self._carry_out(kind, run, plan)
 
     def _plan(
@@ -482,10 +478,10 @@ class Controller:
 
     async def _ensure_children(
         self, run: dict[str, Any], job: bool = True, render_files: bool = True
-    ) -> dict[str, Any] | None:
+    ) -> bool:
         """Create ConfigMap and PVC (code) (unless `render_files` is false: they were just made) and
-        (`job`) the Job, each if absent; a status that fails the run if the run cannot be rendered (a
-        bad template or config is not retried forever)."""
+        (`job`) the Job, each if absent. False when the run cannot be rendered: it is failed then (a bad
+        template or config is not retried forever)."""
         try:
             children = []
             if render_files:
@@ -499,7 +495,15 @@ class Controller:
         except render.RenderError as exc:
             log.error("cannot render run %s: %s", run["metadata"]["name"], exc)
             now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            return {"phase": "Failed", "message": f"The run could not be rendered: {exc}", "lastUpdate": now}
+            failure = {
+                "phase": "Failed",
+                "message": f"The run could not be rendered: {exc}",
+                "lastUpdate": now,
+            }
+            await self.kube.patch_run_status(
+                run["kind"], self.options.namespace, run["metadata"]["name"], failure
+            )
+            return False
         for child in children:
             if child["kind"] == "Job":
                 self.jobs_seen.setdefault(child["metadata"]["name"], job_essentials(child))
@@ -511,4 +515,4 @@ class Controller:
                     child["metadata"]["name"],
                     extra={"run": run["metadata"]["name"]},
                 )
-        return None
+        return True
