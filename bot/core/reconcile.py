@@ -252,6 +252,12 @@ def run_essentials(run: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _claims(job: dict[str, Any]) -> list[dict[str, Any]]:
+    """The `persistentVolumeClaim` parts of a Job's Pod volumes (a workspace is one of them)."""
+    volumes = (((job.get("spec") or {}).get("template") or {}).get("spec") or {}).get("volumes") or []
+    return [volume["persistentVolumeClaim"] for volume in volumes if volume.get("persistentVolumeClaim")]
+
+
 def job_essentials(job: dict[str, Any]) -> dict[str, Any]:
     """What the controller keeps of a Job between watch events: what `job_state`, `orphan_slot` and
     finding its run read (not its Pod template)."""
@@ -259,12 +265,7 @@ def job_essentials(job: dict[str, Any]) -> dict[str, Any]:
     kept = {key: metadata[key] for key in ("name", "creationTimestamp", "ownerReferences") if key in metadata}
     labels = metadata.get("labels") or {}
     kept["labels"] = {key: labels[key] for key in ("github-user", *MANAGED_BY) if key in labels}
-    volumes = (((job.get("spec") or {}).get("template") or {}).get("spec") or {}).get("volumes") or []
-    claims = [
-        {"persistentVolumeClaim": v["persistentVolumeClaim"]}
-        for v in volumes
-        if v.get("persistentVolumeClaim")
-    ]
+    claims = [{"persistentVolumeClaim": claim} for claim in _claims(job)]
     status = job.get("status") or {}
     return {
         "metadata": kept,
@@ -284,8 +285,7 @@ def orphan_slot(job: dict[str, Any]) -> Slot | None:
         return None
     if job_state(job)[0] in ("succeeded", "failed"):
         return None
-    volumes = (((job.get("spec") or {}).get("template") or {}).get("spec") or {}).get("volumes") or []
-    claims = [v["persistentVolumeClaim"].get("claimName") for v in volumes if v.get("persistentVolumeClaim")]
+    claims = [claim.get("claimName") for claim in _claims(job)]
     created = str(metadata.get("creationTimestamp") or "")
     return Slot(
         str(metadata.get("name")),

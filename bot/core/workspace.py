@@ -68,8 +68,8 @@ def workspace(spec: CodeRunSpec, scope: WorkspaceScope) -> Workspace:
 
 @functools.lru_cache(maxsize=4096)
 def workspace_of(repository_url: str, service: str, github_user: str, scope: WorkspaceScope) -> Workspace:
-    """The workspace of a run's repository, service and user (cached: the scheduler asks for every
-    run of the namespace each time it admits one)."""
+    """The workspace of a run's repository, service and user (cached: the scheduler's index asks for
+    it on every watch event of a CodeRun, and for every run when it is rebuilt)."""
     repository = repository_identity(repository_url)
     user = github_user.lower() if scope == "user" else None
     key = "|".join(part for part in (repository, service, user) if part is not None)

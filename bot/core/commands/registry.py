@@ -17,7 +17,7 @@ def help_text() -> str:
     """The `/help` reply body: every command's usage, summary and examples."""
     sections = ["Commands (one per line, at the start of a new comment; you need write access):"]
     for command in COMMANDS:
-        for spec in (command, *((command.variant,) if command.variant is not None else ())):
+        for spec in command.forms:
             examples = ", ".join(f"`{example}`" for example in spec.examples)
             sections.append(f"- `{spec.usage}`\n  {spec.summary} Examples: {examples}")
     return "\n".join(sections)

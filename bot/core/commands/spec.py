@@ -92,9 +92,14 @@ class CommandSpec:
         return " ".join(parts)
 
     @property
+    def forms(self) -> tuple[CommandSpec, ...]:
+        """This form and its variant, if any."""
+        return (self, *((self.variant,) if self.variant is not None else ()))
+
+    @property
     def usages(self) -> tuple[str, ...]:
         """Every form's usage: this one and its variant's."""
-        return (self.usage, *((self.variant.usage,) if self.variant is not None else ()))
+        return tuple(form.usage for form in self.forms)
 
 
 class UsageError(Exception):

@@ -22,6 +22,22 @@ class PullRef:
     author: str = "orchestrator-bot[bot]"
 
 
+def _delivery(
+    name: str,
+    repo: RepoRef,
+    pull: PullRef,
+    reviewer: Sender,
+    installation_id: int | None,
+    api_url: str,
+    web_url: str,
+) -> tuple[Payload, Target]:
+    """The recorded delivery `name`, retargeted, with its pull request made `pull`."""
+    target = Target(repo, api_url, web_url)
+    payload = retarget(fixture(name), target, installation_id, reviewer)
+    payload["pull_request"] = _pull(payload["pull_request"], target, pull, payload["repository"]["owner"])
+    return payload, target
+
+
 def _pull(template: Payload, target: Target, pull: PullRef, owner: Payload) -> Payload:
     fields = PullFields(
         pull.number, pull.title, "", sender_object(pull.author, target), pull.head_ref, pull.head_sha
@@ -45,9 +61,9 @@ def pull_request_review_submitted(
     web_url: str = WEB_URL,
 ) -> Payload:
     """`state` as webhooks spell it: `approved`, `changes_requested`, `commented`."""
-    target = Target(repo, api_url, web_url)
-    payload = retarget(fixture("pull_request_review.submitted.json"), target, installation_id, reviewer)
-    payload["pull_request"] = _pull(payload["pull_request"], target, pull, payload["repository"]["owner"])
+    payload, target = _delivery(
+        "pull_request_review.submitted.json", repo, pull, reviewer, installation_id, api_url, web_url
+    )
     html = f"{web_url}/{repo.full_name}/pull/{pull.number}#pullrequestreview-{review_id}"
     pull_api = f"{api_url}/repos/{repo.full_name}/pulls/{pull.number}"
     payload["review"] = {
@@ -77,9 +93,9 @@ def pull_request_review_comment_created(
     web_url: str = WEB_URL,
 ) -> Payload:
     """`comment` is the review comment as the REST API shows it (the local GitHub's shape)."""
-    target = Target(repo, api_url, web_url)
-    payload = retarget(fixture("pull_request_review_comment.created.json"), target, installation_id, reviewer)
-    payload["pull_request"] = _pull(payload["pull_request"], target, pull, payload["repository"]["owner"])
+    payload, target = _delivery(
+        "pull_request_review_comment.created.json", repo, pull, reviewer, installation_id, api_url, web_url
+    )
     template = payload["comment"]
     comment_id, line = comment["id"], comment.get("line") or 1
     api = f"{api_url}/repos/{repo.full_name}"
