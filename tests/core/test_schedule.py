@@ -4,18 +4,25 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
+from typing import Literal
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.core.schedule import Admission, Blocker, Limits, Occupancy, Slot, admit
+from bot.core.schedule import Admission, Blocker, Limits, Occupancy, Slot, SlotState, admit
+
+STATES_OR_GONE: list[SlotState | Literal["gone"]] = ["waiting", "active", "finished", "gone"]
 
 
 def slot(
-    name: str, minute: int, state: str = "waiting", workspace: str | None = "trader", user: str = "alice"
+    name: str,
+    minute: int,
+    state: SlotState = "waiting",
+    workspace: str | None = "trader",
+    user: str = "alice",
 ) -> Slot:
-    return Slot(name, f"2026-12-03T10:{minute:02d}:00Z", user, workspace, state)  # type: ignore[arg-type]
+    return Slot(name, f"2026-12-03T10:{minute:02d}:00Z", user, workspace, state)
 
 
 NONE = Limits()
@@ -228,10 +235,10 @@ def test_the_index_admits_as_the_plain_rule_does(slots: list[Slot], total: int, 
 
 @given(
     ANY_SLOTS,
-    st.lists(st.tuples(st.integers(0, 11), st.sampled_from(["waiting", "active", "finished", "gone"]))),
+    st.lists(st.tuples(st.integers(0, 11), st.sampled_from(STATES_OR_GONE))),
 )
 def test_an_index_kept_up_to_date_equals_one_built_afresh(
-    slots: list[Slot], changes: list[tuple[int, str]]
+    slots: list[Slot], changes: list[tuple[int, SlotState | Literal["gone"]]]
 ) -> None:
     """Runs change state and disappear in any order (as watch events arrive): the index kept up to
     date slot by slot decides as one built from the final state does, and keeps nothing of the gone."""
@@ -245,7 +252,7 @@ def test_an_index_kept_up_to_date_equals_one_built_afresh(
             kept.remove(changed.name)
             now.pop(changed.name, None)
         else:
-            now[changed.name] = replace(changed, state=state)  # type: ignore[arg-type]
+            now[changed.name] = replace(changed, state=state)
             kept.put(now[changed.name])
     afresh = Occupancy(now.values())
     assert len(kept) == len(afresh) == len(now)
